@@ -1,0 +1,1 @@
+"""The Qt-free planning engine: graphs, device profiles, costs, MILP, heuristics, simulator, files."""

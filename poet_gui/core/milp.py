@@ -1,0 +1,263 @@
+"""Solve the POET MILP with HiGHS (through highspy's array API) or CBC (through PuLP).
+
+The result is always stated honestly: OPTIMAL only when the solver proved the gap closed,
+FEASIBLE with its gap and bound for a time-limited incumbent, INFEASIBLE, TIME_LIMIT (no plan in
+time) or CANCELLED. Energies are recomputed in joules from the rounded 0/1 decisions.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+
+from poet_gui.core.errors import SolveError
+from poet_gui.core.milp_model import Family, MilpModel, build_model
+from poet_gui.core.plan import OPTIMAL_GAP, Decisions, Plan, SolveStatus, decisions_energy_j
+from poet_gui.core.problem import Problem
+
+
+class Solver(StrEnum):
+    """MILP back-ends. HiGHS is the default: on this problem it is orders of magnitude faster."""
+
+    HIGHS = "highs"
+    CBC = "cbc"
+
+
+@dataclass(frozen=True, slots=True)
+class SolverOptions:
+    """How long and how hard to search. ``rel_gap`` is the relative gap at which the solver stops."""
+
+    solver: Solver = Solver.HIGHS
+    time_limit_s: float = 60.0
+    rel_gap: float = 1e-8
+    threads: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A solver's running state: best plan so far and proven bound, in joules (None if unknown)."""
+
+    elapsed_s: float
+    incumbent_j: float | None
+    bound_j: float | None
+
+    @property
+    def gap(self) -> float | None:
+        if self.incumbent_j is None or self.bound_j is None or self.incumbent_j <= 0:
+            return None
+        return max(0.0, (self.incumbent_j - self.bound_j) / self.incumbent_j)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _RawResult:
+    """What a back-end found, in the model's scaled units."""
+
+    status: SolveStatus
+    x: np.ndarray | None
+    bound: float | None  # scaled, offset included
+
+
+def solve_milp(
+    problem: Problem,
+    options: SolverOptions = SolverOptions(),
+    *,
+    cancel: threading.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Plan:
+    """Build and solve the MILP of ``problem``; return the plan with an honest status."""
+    started = time.perf_counter()
+    model = build_model(problem)
+    if options.solver is Solver.HIGHS:
+        raw = _solve_highs(model, options, cancel, on_progress, started)
+    else:
+        raw = _solve_cbc(model, options)
+    return _to_plan(model, raw, options, time.perf_counter() - started)
+
+
+def _to_plan(model: MilpModel, raw: _RawResult, options: SolverOptions, solve_s: float) -> Plan:
+    problem = model.problem
+    strategy = f"milp-{options.solver.value}"
+    if raw.x is None:
+        return Plan(problem, raw.status, strategy, None, solve_s=solve_s, message=_no_plan_message(raw.status))
+    mats = model.decisions_from(raw.x)
+    decisions = Decisions.of(
+        mats[Family.COMPUTE], mats[Family.RESIDENT], mats[Family.STORED], mats[Family.PAGE_IN],
+        mats[Family.PAGE_OUT],
+    )
+    energy = sum(decisions_energy_j(problem, decisions))
+    bound = None if raw.bound is None or not math.isfinite(raw.bound) else min(model.energy_j(raw.bound), energy)
+    status = raw.status
+    if status is SolveStatus.OPTIMAL and (bound is None or (energy - bound) > OPTIMAL_GAP * energy):
+        status = SolveStatus.FEASIBLE  # stopped at a gap the user allowed: not a proof of optimality
+    return Plan(problem, status, strategy, decisions, energy_j=energy, bound_j=bound, solve_s=solve_s)
+
+
+def _no_plan_message(status: SolveStatus) -> str:
+    return {
+        SolveStatus.INFEASIBLE: "no schedule fits these budgets",
+        SolveStatus.TIME_LIMIT: "the solver found no plan within the time limit",
+        SolveStatus.CANCELLED: "the solve was cancelled before a plan was found",
+    }.get(status, "")
+
+
+# --- HiGHS -----------------------------------------------------------------------------------------
+
+
+def _solve_highs(
+    model: MilpModel,
+    options: SolverOptions,
+    cancel: threading.Event | None,
+    on_progress: ProgressCallback | None,
+    started: float,
+) -> _RawResult:
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(options.time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(options.rel_gap))
+    h.setOptionValue("threads", int(options.threads))
+    h.setOptionValue("random_seed", 0)
+    h.passModel(_highs_lp(model, highspy))
+
+    def report(event) -> None:  # runs on HiGHS's thread
+        if on_progress is not None:
+            out = event.data_out
+            inc = out.mip_primal_bound if math.isfinite(out.mip_primal_bound) else None
+            bnd = out.mip_dual_bound if math.isfinite(out.mip_dual_bound) else None
+            on_progress(Progress(
+                time.perf_counter() - started,
+                None if inc is None else model.energy_j(inc),
+                None if bnd is None else model.energy_j(bnd),
+            ))
+
+    def interrupt(event) -> None:
+        if cancel is not None and cancel.is_set():
+            event.interrupt()
+
+    h.cbMipImprovingSolution.subscribe(report)
+    if cancel is not None:
+        h.cbMipInterrupt.subscribe(interrupt)
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+    x = np.asarray(h.getSolution().col_value) if has_solution else None
+    bound = info.mip_dual_bound if model.is_integer.any() else info.objective_function_value
+    ms = highspy.HighsModelStatus
+    if status == ms.kOptimal:
+        return _RawResult(SolveStatus.OPTIMAL, x, bound)
+    if status == ms.kInfeasible:
+        return _RawResult(SolveStatus.INFEASIBLE, None, None)
+    if status in (ms.kTimeLimit, ms.kInterrupt, ms.kIterationLimit, ms.kSolutionLimit):
+        if x is not None:
+            return _RawResult(SolveStatus.FEASIBLE, x, bound)
+        cancelled = cancel is not None and cancel.is_set()
+        return _RawResult(SolveStatus.CANCELLED if cancelled else SolveStatus.TIME_LIMIT, None, bound)
+    raise SolveError(f"HiGHS stopped with status {h.modelStatusToString(status)!r}")
+
+
+def _highs_lp(model: MilpModel, highspy):
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.num_cols
+    lp.num_row_ = model.num_rows
+    lp.col_cost_ = model.cost
+    lp.col_lower_ = model.col_lower
+    lp.col_upper_ = model.col_upper
+    lp.row_lower_ = model.row_lower
+    lp.row_upper_ = model.row_upper
+    lp.offset_ = model.objective_offset
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.num_col_ = model.num_cols
+    lp.a_matrix_.num_row_ = model.num_rows
+    lp.a_matrix_.start_ = model.row_start
+    lp.a_matrix_.index_ = model.col_index
+    lp.a_matrix_.value_ = model.value
+    kind = highspy.HighsVarType
+    lp.integrality_ = [kind.kInteger if b else kind.kContinuous for b in model.is_integer]
+    return lp
+
+
+def write_lp(model: MilpModel, path: Path) -> None:
+    """Write the model with readable names (``R[t][node]`` …), for inspection in any LP viewer."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    lp = _highs_lp(model, highspy)
+    lp.col_names_ = list(model.col_names)
+    h.passModel(lp)
+    h.writeModel(str(path))
+
+
+# --- CBC -------------------------------------------------------------------------------------------
+
+_CBC_BOUND = re.compile(r"^Lower bound:\s+(-?[0-9.eE+-]+)", re.MULTILINE)
+
+
+def _solve_cbc(model: MilpModel, options: SolverOptions) -> _RawResult:
+    """CBC through PuLP. PuLP's ``status`` calls a time-limited incumbent "Optimal"; ``sol_status``
+    tells the truth, so only ``sol_status`` decides our status."""
+    import pulp
+
+    prob = pulp.LpProblem("poet", pulp.LpMinimize)
+    cols = [
+        pulp.LpVariable(f"x{j}", lo, hi, pulp.LpBinary if (is_int and lo == 0 and hi == 1) else
+                        (pulp.LpInteger if is_int else pulp.LpContinuous))
+        for j, (lo, hi, is_int) in enumerate(zip(model.col_lower, model.col_upper, model.is_integer, strict=True))
+    ]
+    prob += pulp.LpAffineExpression([(cols[j], c) for j, c in enumerate(model.cost) if c != 0])
+    for r in range(model.num_rows):
+        a, b = model.row_start[r], model.row_start[r + 1]
+        expr = pulp.LpAffineExpression([(cols[c], v) for c, v in zip(model.col_index[a:b], model.value[a:b],
+                                                                      strict=True)])
+        lo, hi = model.row_lower[r], model.row_upper[r]
+        if lo == hi:
+            prob += expr == lo
+        else:
+            if math.isfinite(lo):
+                prob += expr >= lo
+            if math.isfinite(hi):
+                prob += expr <= hi
+    with tempfile.TemporaryDirectory(prefix="poet-cbc-") as tmp:
+        log = Path(tmp) / "cbc.log"
+        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=options.time_limit_s, gapRel=options.rel_gap,
+                                   threads=options.threads, logPath=str(log))
+        prob.solve(solver)
+        log_text = log.read_text(errors="replace") if log.exists() else ""
+    status = _status_from_pulp(prob.sol_status)
+    x = None
+    if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+        x = np.array([v.varValue or 0.0 for v in cols])
+    bound = None
+    if status is SolveStatus.OPTIMAL:
+        bound = float(model.cost @ x) + model.objective_offset if x is not None else None
+    else:
+        found = _CBC_BOUND.findall(log_text)
+        if found:
+            bound = float(found[-1]) + model.objective_offset
+    return _RawResult(status, x, bound)
+
+
+def _status_from_pulp(sol_status: int) -> SolveStatus:
+    """Map PuLP's ``sol_status`` (not ``status``, which says "Optimal" for a timed-out incumbent)."""
+    import pulp
+
+    return {
+        pulp.LpSolutionOptimal: SolveStatus.OPTIMAL,
+        pulp.LpSolutionIntegerFeasible: SolveStatus.FEASIBLE,
+        pulp.LpSolutionInfeasible: SolveStatus.INFEASIBLE,
+        pulp.LpSolutionNoSolutionFound: SolveStatus.TIME_LIMIT,
+    }.get(sol_status, SolveStatus.TIME_LIMIT)
