@@ -23,6 +23,7 @@ from poet_gui.core.errors import SolveError
 from poet_gui.core.milp_model import Family, MilpModel, build_model
 from poet_gui.core.plan import OPTIMAL_GAP, Decisions, Plan, SolveStatus, decisions_energy_j
 from poet_gui.core.problem import Problem
+from poet_gui.core.schedule import prune_redundant
 
 
 class Solver(StrEnum):
@@ -92,16 +93,18 @@ def _to_plan(model: MilpModel, raw: _RawResult, options: SolverOptions, solve_s:
     if raw.x is None:
         return Plan(problem, raw.status, strategy, None, solve_s=solve_s, message=_no_plan_message(raw.status))
     mats = model.decisions_from(raw.x)
-    decisions = Decisions.of(
+    decisions = prune_redundant(Decisions.of(
         mats[Family.COMPUTE], mats[Family.RESIDENT], mats[Family.STORED], mats[Family.PAGE_IN],
         mats[Family.PAGE_OUT],
-    )
+    ))
     energy = sum(decisions_energy_j(problem, decisions))
+    solver_energy = model.energy_j(float(model.cost @ raw.x) + model.objective_offset)
     bound = None if raw.bound is None or not math.isfinite(raw.bound) else min(model.energy_j(raw.bound), energy)
     status = raw.status
     if status is SolveStatus.OPTIMAL and (bound is None or (energy - bound) > OPTIMAL_GAP * energy):
         status = SolveStatus.FEASIBLE  # stopped at a gap the user allowed: not a proof of optimality
-    return Plan(problem, status, strategy, decisions, energy_j=energy, bound_j=bound, solve_s=solve_s)
+    return Plan(problem, status, strategy, decisions, energy_j=energy, bound_j=bound, solve_s=solve_s,
+                solver_energy_j=solver_energy)
 
 
 def _no_plan_message(status: SolveStatus) -> str:

@@ -75,6 +75,8 @@ class Plan:
     ``decisions`` is ``None`` when there is no schedule (infeasible, no plan in time, cancelled).
     ``energy_j`` is recomputed in joules from the 0/1 decisions, never taken from a scaled solver
     objective; ``bound_j`` is a proven lower bound on the optimal energy where one is known.
+    ``solver_energy_j`` is the solver's own objective in joules (before redundant operations were
+    pruned), kept so verification can cross-check the two.
     """
 
     problem: Problem
@@ -85,6 +87,7 @@ class Plan:
     bound_j: float | None = None
     solve_s: float = 0.0
     message: str = ""
+    solver_energy_j: float | None = None
 
     @property
     def gap(self) -> float | None:

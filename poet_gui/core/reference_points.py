@@ -1,0 +1,62 @@
+"""Reference points that frame every plan: the plain schedule and the least RAM any schedule needs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from poet_gui.core.graph import TrainingGraph
+from poet_gui.core.plan import Decisions
+from poet_gui.core.problem import Problem
+from poet_gui.core.schedule import build_operations
+from poet_gui.core.simulate import simulate
+
+
+@dataclass(frozen=True, slots=True)
+class ReferencePoints:
+    """Figures of a problem that do not depend on the budgets.
+
+    ``plain_*``: each node computed once, every tensor kept until its last use — the no-overhead
+    lower bound on energy and runtime. ``min_ram_bytes``: no schedule fits a smaller activation budget.
+    """
+
+    plain_energy_j: float
+    plain_runtime_s: float
+    plain_peak_ram_bytes: float
+    min_ram_bytes: float
+    param_bytes: float
+
+
+def plain_decisions(graph: TrainingGraph) -> Decisions:
+    """Compute each node once in its own stage and keep its output until its last consumer runs."""
+    n = len(graph)
+    t, i = np.indices((n, n))
+    resident = (i < t) & (t <= np.asarray(graph.last_use)[i])
+    none = np.zeros((n, n), dtype=bool)
+    return Decisions.of(np.eye(n, dtype=bool), resident, none, none, none)
+
+
+def min_ram_bytes(problem: Problem) -> float:
+    """The largest single step's working set: a node's output plus all its inputs.
+
+    Every schedule computes every node at least once, and while it does so the node's inputs and its
+    output are all in RAM (FORMULATION §4.5 frees inputs only after the compute), so no activation
+    budget below this can be met. With paging and recomputation allowed it is also enough
+    (the tests check that on several models).
+    """
+    m = np.asarray(problem.costs.ram_bytes, dtype=float)
+    return float(max(m[v] + sum(m[u] for u in node.inputs) for v, node in enumerate(problem.graph.nodes)))
+
+
+def reference_points(problem: Problem) -> ReferencePoints:
+    """Measure the plain schedule with the simulator and derive the minimum RAM."""
+    sim = simulate(problem, build_operations(problem.graph, plain_decisions(problem.graph)), budget_bytes=math.inf)
+    return ReferencePoints(
+        plain_energy_j=sim.energy_j,
+        plain_runtime_s=sim.compute_s,
+        plain_peak_ram_bytes=sim.peak_ram_bytes,
+        min_ram_bytes=min_ram_bytes(problem),
+        param_bytes=problem.costs.param_bytes,
+    )
