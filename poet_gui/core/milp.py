@@ -91,20 +91,37 @@ def _to_plan(model: MilpModel, raw: _RawResult, options: SolverOptions, solve_s:
     problem = model.problem
     strategy = f"milp-{options.solver.value}"
     if raw.x is None:
-        return Plan(problem, raw.status, strategy, None, solve_s=solve_s, message=_no_plan_message(raw.status))
+        return Plan(
+            problem, raw.status, strategy, None, solve_s=solve_s, message=_no_plan_message(raw.status)
+        )
     mats = model.decisions_from(raw.x)
-    decisions = prune_redundant(Decisions.of(
-        mats[Family.COMPUTE], mats[Family.RESIDENT], mats[Family.STORED], mats[Family.PAGE_IN],
-        mats[Family.PAGE_OUT],
-    ))
+    decisions = prune_redundant(
+        Decisions.of(
+            mats[Family.COMPUTE],
+            mats[Family.RESIDENT],
+            mats[Family.STORED],
+            mats[Family.PAGE_IN],
+            mats[Family.PAGE_OUT],
+        )
+    )
     energy = sum(decisions_energy_j(problem, decisions))
     solver_energy = model.energy_j(float(model.cost @ raw.x) + model.objective_offset)
-    bound = None if raw.bound is None or not math.isfinite(raw.bound) else min(model.energy_j(raw.bound), energy)
+    bound = (
+        None if raw.bound is None or not math.isfinite(raw.bound) else min(model.energy_j(raw.bound), energy)
+    )
     status = raw.status
     if status is SolveStatus.OPTIMAL and (bound is None or (energy - bound) > OPTIMAL_GAP * energy):
         status = SolveStatus.FEASIBLE  # stopped at a gap the user allowed: not a proof of optimality
-    return Plan(problem, status, strategy, decisions, energy_j=energy, bound_j=bound, solve_s=solve_s,
-                solver_energy_j=solver_energy)
+    return Plan(
+        problem,
+        status,
+        strategy,
+        decisions,
+        energy_j=energy,
+        bound_j=bound,
+        solve_s=solve_s,
+        solver_energy_j=solver_energy,
+    )
 
 
 def _no_plan_message(status: SolveStatus) -> str:
@@ -140,11 +157,13 @@ def _solve_highs(
             out = event.data_out
             inc = out.mip_primal_bound if math.isfinite(out.mip_primal_bound) else None
             bnd = out.mip_dual_bound if math.isfinite(out.mip_dual_bound) else None
-            on_progress(Progress(
-                time.perf_counter() - started,
-                None if inc is None else model.energy_j(inc),
-                None if bnd is None else model.energy_j(bnd),
-            ))
+            on_progress(
+                Progress(
+                    time.perf_counter() - started,
+                    None if inc is None else model.energy_j(inc),
+                    None if bnd is None else model.energy_j(bnd),
+                )
+            )
 
     def interrupt(event) -> None:
         if cancel is not None and cancel.is_set():
@@ -217,15 +236,24 @@ def _solve_cbc(model: MilpModel, options: SolverOptions) -> _RawResult:
 
     prob = pulp.LpProblem("poet", pulp.LpMinimize)
     cols = [
-        pulp.LpVariable(f"x{j}", lo, hi, pulp.LpBinary if (is_int and lo == 0 and hi == 1) else
-                        (pulp.LpInteger if is_int else pulp.LpContinuous))
-        for j, (lo, hi, is_int) in enumerate(zip(model.col_lower, model.col_upper, model.is_integer, strict=True))
+        pulp.LpVariable(
+            f"x{j}",
+            lo,
+            hi,
+            pulp.LpBinary
+            if (is_int and lo == 0 and hi == 1)
+            else (pulp.LpInteger if is_int else pulp.LpContinuous),
+        )
+        for j, (lo, hi, is_int) in enumerate(
+            zip(model.col_lower, model.col_upper, model.is_integer, strict=True)
+        )
     ]
     prob += pulp.LpAffineExpression([(cols[j], c) for j, c in enumerate(model.cost) if c != 0])
     for r in range(model.num_rows):
         a, b = model.row_start[r], model.row_start[r + 1]
-        expr = pulp.LpAffineExpression([(cols[c], v) for c, v in zip(model.col_index[a:b], model.value[a:b],
-                                                                      strict=True)])
+        expr = pulp.LpAffineExpression(
+            [(cols[c], v) for c, v in zip(model.col_index[a:b], model.value[a:b], strict=True)]
+        )
         lo, hi = model.row_lower[r], model.row_upper[r]
         if lo == hi:
             prob += expr == lo
@@ -236,8 +264,13 @@ def _solve_cbc(model: MilpModel, options: SolverOptions) -> _RawResult:
                 prob += expr <= hi
     with tempfile.TemporaryDirectory(prefix="poet-cbc-") as tmp:
         log = Path(tmp) / "cbc.log"
-        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=options.time_limit_s, gapRel=options.rel_gap,
-                                   threads=options.threads, logPath=str(log))
+        solver = pulp.PULP_CBC_CMD(
+            msg=False,
+            timeLimit=options.time_limit_s,
+            gapRel=options.rel_gap,
+            threads=options.threads,
+            logPath=str(log),
+        )
         prob.solve(solver)
         log_text = log.read_text(errors="replace") if log.exists() else ""
     status = _status_from_pulp(prob.sol_status)

@@ -25,11 +25,13 @@ def solve_plain(problem: Problem, options: SolverOptions = SolverOptions()) -> t
     prob, v = _build(problem)
     build_s = time.perf_counter() - started
     if options.solver is Solver.HIGHS:
-        solver = pulp.HiGHS(msg=False, timeLimit=options.time_limit_s, gapRel=options.rel_gap,
-                            threads=options.threads)
+        solver = pulp.HiGHS(
+            msg=False, timeLimit=options.time_limit_s, gapRel=options.rel_gap, threads=options.threads
+        )
     else:
-        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=options.time_limit_s, gapRel=options.rel_gap,
-                                   threads=options.threads)
+        solver = pulp.PULP_CBC_CMD(
+            msg=False, timeLimit=options.time_limit_s, gapRel=options.rel_gap, threads=options.threads
+        )
     prob.solve(solver)
     stats = {"variables": len(prob.variables()), "constraints": len(prob.constraints), "build_s": build_s}
     solve_s = time.perf_counter() - started
@@ -67,9 +69,11 @@ def _build(problem: Problem) -> tuple[pulp.LpProblem, dict]:
     U = [[pulp.LpVariable(f"U_{t}_{k}", lowBound=0) for k in rng] for t in rng]
     prob = pulp.LpProblem("poet_plain", pulp.LpMinimize)
     prob += pulp.lpSum(
-        R[t][i] * c.compute_j[i] * escale + IN[t][i] * c.pagein_j[i] * escale
+        R[t][i] * c.compute_j[i] * escale
+        + IN[t][i] * c.pagein_j[i] * escale
         + OUT[t][i] * c.pageout_j[i] * escale
-        for t in rng for i in rng
+        for t in rng
+        for i in rng
     )
     for t in rng:
         prob += R[t][t] == 1
@@ -103,7 +107,8 @@ def _build(problem: Problem) -> tuple[pulp.LpProblem, dict]:
         prob += U[t][0] == R[t][0] * m[0] + pulp.lpSum(SR[t][i] * m[i] for i in rng)
         for k in range(n - 1):
             prob += U[t][k + 1] == U[t][k] + R[t][k + 1] * m[k + 1] - pulp.lpSum(
-                m[i] * FREE[t, (i, kk)] for i, kk in edges if kk == k)
+                m[i] * FREE[t, (i, kk)] for i, kk in edges if kk == k
+            )
         for k in rng:
             prob += U[t][k] <= budget
         for i, k in edges:
@@ -114,7 +119,8 @@ def _build(problem: Problem) -> tuple[pulp.LpProblem, dict]:
             prob += h <= len(terms) * (1 - FREE[t, (i, k)])
     runtime = pulp.lpSum(R[t][i] * c.runtime_s[i] * rscale for t in rng for i in rng)
     if sw.count_paging_time:
-        runtime += pulp.lpSum(IN[t][i] * c.pagein_s[i] * rscale + OUT[t][i] * c.pageout_s[i] * rscale
-                              for t in rng for i in rng)
+        runtime += pulp.lpSum(
+            IN[t][i] * c.pagein_s[i] * rscale + OUT[t][i] * c.pageout_s[i] * rscale for t in rng for i in rng
+        )
     prob += runtime <= problem.runtime_factor * RUNTIME_UNITS
     return prob, v

@@ -79,8 +79,13 @@ def build_operations(graph: TrainingGraph, d: Decisions) -> tuple[Operation, ...
         ops.extend(Operation(t, Action.PAGE_OUT, int(i)) for i in np.flatnonzero(d.page_out[t]))
         in_ram = set(np.flatnonzero(d.resident[t]).tolist())
 
-        def free_dead(pos: int, stage: int = t, ram: set[int] = in_ram, lr: dict[int, int] = last_read,
-                      keep: np.ndarray = keep_next) -> None:
+        def free_dead(
+            pos: int,
+            stage: int = t,
+            ram: set[int] = in_ram,
+            lr: dict[int, int] = last_read,
+            keep: np.ndarray = keep_next,
+        ) -> None:
             for x in sorted(ram):
                 if lr.get(x, -1) <= pos and not keep[x]:
                     ops.append(Operation(stage, Action.FREE, x))

@@ -52,7 +52,9 @@ class SimResult:
         return self.compute_s + self.paging_s
 
 
-def simulate(problem: Problem, operations: Sequence[Operation], *, budget_bytes: float | None = None) -> SimResult:
+def simulate(
+    problem: Problem, operations: Sequence[Operation], *, budget_bytes: float | None = None
+) -> SimResult:
     """Check ``operations`` against ``problem`` and measure it; raise :class:`ScheduleError` if invalid.
 
     ``budget_bytes`` overrides the problem's activation budget (``math.inf`` measures a schedule's
@@ -127,12 +129,16 @@ def simulate(problem: Problem, operations: Sequence[Operation], *, budget_bytes:
 
     never = [g.nodes[v].name for v in range(len(g)) if v not in computed]
     if never:
-        raise ScheduleError(f"the schedule never computes {', '.join(never[:5])}"
-                            + (f" and {len(never) - 5} more" if len(never) > 5 else ""))
+        raise ScheduleError(
+            f"the schedule never computes {', '.join(never[:5])}"
+            + (f" and {len(never) - 5} more" if len(never) > 5 else "")
+        )
     charged = compute_s + (paging_s if problem.switches.count_paging_time else 0.0)
     if budget_bytes is None and charged > problem.runtime_budget_s * (1 + _RUNTIME_REL_SLACK):
-        raise ScheduleError(f"the schedule takes {charged:.6g} s, over the runtime budget of "
-                            f"{problem.runtime_budget_s:.6g} s ({problem.runtime_factor:g}x the plain pass)")
+        raise ScheduleError(
+            f"the schedule takes {charged:.6g} s, over the runtime budget of "
+            f"{problem.runtime_budget_s:.6g} s ({problem.runtime_factor:g}x the plain pass)"
+        )
     for a in (ram_trace, time_trace):
         a.setflags(write=False)
     return SimResult(

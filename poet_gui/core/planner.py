@@ -1,0 +1,117 @@
+"""One entry point for "plan this problem": solve, then verify with the simulator, then explain.
+
+The CLI and the app both come through here, so no plan reaches a user without having been replayed
+by the independent simulator, and every "no plan" carries a reason a user can act on.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, replace
+
+from poet_gui.core.errors import ScheduleError
+from poet_gui.core.milp import ProgressCallback, SolverOptions, solve_milp
+from poet_gui.core.plan import Plan, SolveStatus
+from poet_gui.core.problem import Problem
+from poet_gui.core.reference_points import ReferencePoints, reference_points
+from poet_gui.core.schedule import build_operations
+from poet_gui.core.simulate import SimResult, simulate
+
+#: Relative tolerance between a plan's own energy and the simulator's (float summation order only).
+_ENERGY_RTOL = 1e-9
+
+
+@dataclass(frozen=True)
+class VerifiedPlan:
+    """A plan, the simulator's measurement of it (None when there is no schedule), and the problem's
+    reference points. ``sim`` is what the app plots and what files export."""
+
+    plan: Plan
+    sim: SimResult | None
+    reference: ReferencePoints
+
+    @property
+    def is_verified(self) -> bool:
+        return self.sim is not None
+
+
+def verify(plan: Plan) -> SimResult:
+    """Replay ``plan`` in the simulator and cross-check its energy; raise :class:`ScheduleError` if
+    the schedule is invalid or its figures disagree with the strategy's."""
+    if plan.decisions is None:
+        raise ScheduleError(f"the plan has no schedule ({plan.status.value})")
+    sim = simulate(plan.problem, build_operations(plan.problem.graph, plan.decisions))
+    if plan.energy_j is not None and not math.isclose(sim.energy_j, plan.energy_j, rel_tol=_ENERGY_RTOL):
+        raise ScheduleError(
+            f"the simulator measures {sim.energy_j:.12g} J but the {plan.strategy} plan claims "
+            f"{plan.energy_j:.12g} J: this is a bug, please report it"
+        )
+    return sim
+
+
+def plan_problem(
+    problem: Problem,
+    options: SolverOptions = SolverOptions(),
+    *,
+    cancel: threading.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> VerifiedPlan:
+    """Solve ``problem`` exactly (within ``options``), verify the result and explain any "no plan"."""
+    ref = reference_points(problem)
+    started = time.perf_counter()
+    impossible = _obviously_infeasible(problem, ref)
+    if impossible:
+        plan = Plan(
+            problem,
+            SolveStatus.INFEASIBLE,
+            f"milp-{options.solver.value}",
+            None,
+            solve_s=time.perf_counter() - started,
+            message=impossible,
+        )
+        return VerifiedPlan(plan, None, ref)
+    plan = solve_milp(problem, options, cancel=cancel, on_progress=on_progress)
+    if plan.status is SolveStatus.INFEASIBLE:
+        plan = replace(plan, message=_infeasible_message(problem, ref))
+    sim = verify(plan) if plan.decisions is not None else None
+    return VerifiedPlan(plan, sim, ref)
+
+
+def _obviously_infeasible(problem: Problem, ref: ReferencePoints) -> str:
+    """A reason no schedule can exist that needs no solver, or "" (then the MILP decides)."""
+    if problem.activation_budget_bytes < ref.min_ram_bytes:
+        return _ram_message(problem, ref)
+    if problem.runtime_factor < 1.0:
+        return (
+            f"the runtime budget ({problem.runtime_factor:g}x) is below one plain pass (1.0x): every "
+            "node must be computed at least once"
+        )
+    return ""
+
+
+def _ram_message(problem: Problem, ref: ReferencePoints) -> str:
+    need = ref.min_ram_bytes
+    if problem.switches.budget_includes_params:
+        need += ref.param_bytes
+        return (
+            f"this model needs at least {need:,.0f} B of RAM ({ref.param_bytes:,.0f} B of parameters "
+            f"+ {ref.min_ram_bytes:,.0f} B for its largest step); "
+            f"the budget is {problem.ram_budget_bytes:,.0f} B"
+        )
+    return (
+        f"this model needs at least {need:,.0f} B of RAM for activations (its largest step: a node's "
+        f"output plus its inputs); the budget is {problem.ram_budget_bytes:,.0f} B"
+    )
+
+
+def _infeasible_message(problem: Problem, ref: ReferencePoints) -> str:
+    sw = problem.switches
+    allowed = [name for name, on in (("paging", sw.paging), ("recomputation", sw.remat)) if not on]
+    hint = f"; allowing {' and '.join(allowed)} may help" if allowed else ""
+    return (
+        f"no schedule fits {problem.ram_budget_bytes:,.0f} B of RAM within {problem.runtime_factor:g}x the "
+        f"plain runtime (the model needs at least {ref.min_ram_bytes:,.0f} B for activations with "
+        f"unlimited time){hint}"
+    )
