@@ -130,9 +130,7 @@ def build_graph(name: str, nodes: Sequence[Node], *, source: str = "graph") -> T
     order = _stage_order(cleaned, source)
     if order != list(range(len(cleaned))):
         position = {old: new for new, old in enumerate(order)}
-        cleaned = [
-            replace(cleaned[old], inputs=tuple(position[u] for u in cleaned[old].inputs)) for old in order
-        ]
+        cleaned = [replace(cleaned[old], inputs=tuple(position[u] for u in cleaned[old].inputs)) for old in order]
     return TrainingGraph(name=name, nodes=tuple(cleaned))
 
 

@@ -41,9 +41,7 @@ def load_graph_file(path: Path) -> TrainingGraph:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise GraphError(
-            f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
+        raise GraphError(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     return _graph_from_json(data, str(path), default_name=path.stem)
 
 
@@ -104,9 +102,7 @@ def _graph_from_json(data: object, source: str, *, default_name: str) -> Trainin
     for i, (_, node, input_ids) in enumerate(checked):
         unknown = [u for u in input_ids if u not in position]
         if unknown:
-            raise GraphError(
-                f"{source}: node {i} ({node.name!r}): inputs {unknown} are not ids of nodes in this file"
-            )
+            raise GraphError(f"{source}: node {i} ({node.name!r}): inputs {unknown} are not ids of nodes in this file")
         nodes.append(replace(node, inputs=tuple(position[u] for u in input_ids)))
     return build_graph(name, nodes, source=source)
 

@@ -8,7 +8,9 @@ time) or CANCELLED. Energies are recomputed in joules from the rounded 0/1 decis
 from __future__ import annotations
 
 import math
+import os
 import re
+import sys
 import tempfile
 import threading
 import time
@@ -91,9 +93,7 @@ def _to_plan(model: MilpModel, raw: _RawResult, options: SolverOptions, solve_s:
     problem = model.problem
     strategy = f"milp-{options.solver.value}"
     if raw.x is None:
-        return Plan(
-            problem, raw.status, strategy, None, solve_s=solve_s, message=_no_plan_message(raw.status)
-        )
+        return Plan(problem, raw.status, strategy, None, solve_s=solve_s, message=_no_plan_message(raw.status))
     mats = model.decisions_from(raw.x)
     decisions = prune_redundant(
         Decisions.of(
@@ -106,9 +106,7 @@ def _to_plan(model: MilpModel, raw: _RawResult, options: SolverOptions, solve_s:
     )
     energy = sum(decisions_energy_j(problem, decisions))
     solver_energy = model.energy_j(float(model.cost @ raw.x) + model.objective_offset)
-    bound = (
-        None if raw.bound is None or not math.isfinite(raw.bound) else min(model.energy_j(raw.bound), energy)
-    )
+    bound = None if raw.bound is None or not math.isfinite(raw.bound) else min(model.energy_j(raw.bound), energy)
     status = raw.status
     if status is SolveStatus.OPTIMAL and (bound is None or (energy - bound) > OPTIMAL_GAP * energy):
         status = SolveStatus.FEASIBLE  # stopped at a gap the user allowed: not a proof of optimality
@@ -134,6 +132,37 @@ def _no_plan_message(status: SolveStatus) -> str:
 
 # --- HiGHS -----------------------------------------------------------------------------------------
 
+_banner_lock = threading.Lock()
+_banner_done = False
+
+
+def _new_highs():
+    """A fresh ``highspy.Highs`` with logging off.
+
+    HiGHS prints its banner on C-level stdout from the first constructor in a process, before any
+    option can be set, which would corrupt ``--json`` output; the first construction therefore runs
+    with file descriptor 1 pointed at /dev/null (later ones print nothing).
+    """
+    import highspy
+
+    global _banner_done
+    with _banner_lock:
+        if _banner_done:
+            h = highspy.Highs()
+        else:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            try:
+                with open(os.devnull, "w") as null:
+                    os.dup2(null.fileno(), 1)
+                    h = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+            _banner_done = True
+    h.setOptionValue("output_flag", False)
+    return h
+
 
 def _solve_highs(
     model: MilpModel,
@@ -144,8 +173,7 @@ def _solve_highs(
 ) -> _RawResult:
     import highspy
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _new_highs()
     h.setOptionValue("time_limit", float(options.time_limit_s))
     h.setOptionValue("mip_rel_gap", float(options.rel_gap))
     h.setOptionValue("threads", int(options.threads))
@@ -216,8 +244,7 @@ def write_lp(model: MilpModel, path: Path) -> None:
     """Write the model with readable names (``R[t][node]`` …), for inspection in any LP viewer."""
     import highspy
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _new_highs()
     lp = _highs_lp(model, highspy)
     lp.col_names_ = list(model.col_names)
     h.passModel(lp)
@@ -240,13 +267,9 @@ def _solve_cbc(model: MilpModel, options: SolverOptions) -> _RawResult:
             f"x{j}",
             lo,
             hi,
-            pulp.LpBinary
-            if (is_int and lo == 0 and hi == 1)
-            else (pulp.LpInteger if is_int else pulp.LpContinuous),
+            pulp.LpBinary if (is_int and lo == 0 and hi == 1) else (pulp.LpInteger if is_int else pulp.LpContinuous),
         )
-        for j, (lo, hi, is_int) in enumerate(
-            zip(model.col_lower, model.col_upper, model.is_integer, strict=True)
-        )
+        for j, (lo, hi, is_int) in enumerate(zip(model.col_lower, model.col_upper, model.is_integer, strict=True))
     ]
     prob += pulp.LpAffineExpression([(cols[j], c) for j, c in enumerate(model.cost) if c != 0])
     for r in range(model.num_rows):

@@ -192,11 +192,7 @@ class _Builder:
                 rv = self.col(Family.COMPUTE, t, v) if v < t else None
                 if v < t and rv < 0:
                     continue  # v cannot run in stage t
-                terms = [
-                    (c, -1.0)
-                    for c in (self.col(Family.COMPUTE, t, u), self.col(Family.RESIDENT, t, u))
-                    if c >= 0
-                ]
+                terms = [(c, -1.0) for c in (self.col(Family.COMPUTE, t, u), self.col(Family.RESIDENT, t, u)) if c >= 0]
                 if rv is None:
                     self.add_row(terms, -np.inf, -1.0)  # 1 <= R[t,u] + SR[t,u]
                 else:
@@ -255,9 +251,7 @@ class _Builder:
         h_terms = len(terms)
         if h_terms == 0:
             return -1
-        f = self.add_col(
-            f"FREE[{t}][{self.p.graph.nodes[i].name}->{self.p.graph.nodes[k].name}]", 0, 1, integer=True
-        )
+        f = self.add_col(f"FREE[{t}][{self.p.graph.nodes[i].name}->{self.p.graph.nodes[k].name}]", 0, 1, integer=True)
         # 1 - FREE <= h   ->  h + FREE >= 1
         self.add_row([*terms, (f, 1.0)], 1.0 - const, np.inf)
         # h <= H (1 - FREE)  ->  h + H FREE <= H

@@ -25,9 +25,7 @@ def solve_plain(problem: Problem, options: SolverOptions = SolverOptions()) -> t
     prob, v = _build(problem)
     build_s = time.perf_counter() - started
     if options.solver is Solver.HIGHS:
-        solver = pulp.HiGHS(
-            msg=False, timeLimit=options.time_limit_s, gapRel=options.rel_gap, threads=options.threads
-        )
+        solver = pulp.HiGHS(msg=False, timeLimit=options.time_limit_s, gapRel=options.rel_gap, threads=options.threads)
     else:
         solver = pulp.PULP_CBC_CMD(
             msg=False, timeLimit=options.time_limit_s, gapRel=options.rel_gap, threads=options.threads
@@ -69,9 +67,7 @@ def _build(problem: Problem) -> tuple[pulp.LpProblem, dict]:
     U = [[pulp.LpVariable(f"U_{t}_{k}", lowBound=0) for k in rng] for t in rng]
     prob = pulp.LpProblem("poet_plain", pulp.LpMinimize)
     prob += pulp.lpSum(
-        R[t][i] * c.compute_j[i] * escale
-        + IN[t][i] * c.pagein_j[i] * escale
-        + OUT[t][i] * c.pageout_j[i] * escale
+        R[t][i] * c.compute_j[i] * escale + IN[t][i] * c.pagein_j[i] * escale + OUT[t][i] * c.pageout_j[i] * escale
         for t in rng
         for i in rng
     )

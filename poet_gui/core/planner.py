@@ -15,7 +15,7 @@ from poet_gui.core.errors import ScheduleError
 from poet_gui.core.milp import ProgressCallback, SolverOptions, solve_milp
 from poet_gui.core.plan import Plan, SolveStatus
 from poet_gui.core.problem import Problem
-from poet_gui.core.reference_points import ReferencePoints, reference_points
+from poet_gui.core.reference_points import ReferencePoints, plain_decisions, reference_points
 from poet_gui.core.schedule import build_operations
 from poet_gui.core.simulate import SimResult, simulate
 
@@ -72,11 +72,29 @@ def plan_problem(
             message=impossible,
         )
         return VerifiedPlan(plan, None, ref)
+    if _plain_fits(problem, ref):
+        # Every schedule computes every node at least once, so the plain pass's energy is a lower
+        # bound; when the plain schedule fits both budgets it attains it: optimal, no solver needed.
+        plan = Plan(
+            problem,
+            SolveStatus.OPTIMAL,
+            "plain",
+            plain_decisions(problem.graph),
+            energy_j=ref.plain_energy_j,
+            bound_j=ref.plain_energy_j,
+            solve_s=time.perf_counter() - started,
+            message="the plain schedule fits the budgets, so it is optimal",
+        )
+        return VerifiedPlan(plan, verify(plan), ref)
     plan = solve_milp(problem, options, cancel=cancel, on_progress=on_progress)
     if plan.status is SolveStatus.INFEASIBLE:
         plan = replace(plan, message=_infeasible_message(problem, ref))
     sim = verify(plan) if plan.decisions is not None else None
     return VerifiedPlan(plan, sim, ref)
+
+
+def _plain_fits(problem: Problem, ref: ReferencePoints) -> bool:
+    return problem.activation_budget_bytes >= ref.plain_peak_ram_bytes and problem.runtime_factor >= 1.0
 
 
 def _obviously_infeasible(problem: Problem, ref: ReferencePoints) -> str:

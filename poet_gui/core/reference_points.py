@@ -52,9 +52,7 @@ def min_ram_bytes(problem: Problem) -> float:
 
 def reference_points(problem: Problem) -> ReferencePoints:
     """Measure the plain schedule with the simulator and derive the minimum RAM."""
-    sim = simulate(
-        problem, build_operations(problem.graph, plain_decisions(problem.graph)), budget_bytes=math.inf
-    )
+    sim = simulate(problem, build_operations(problem.graph, plain_decisions(problem.graph)), budget_bytes=math.inf)
     return ReferencePoints(
         plain_energy_j=sim.energy_j,
         plain_runtime_s=sim.compute_s,

@@ -52,9 +52,7 @@ class SimResult:
         return self.compute_s + self.paging_s
 
 
-def simulate(
-    problem: Problem, operations: Sequence[Operation], *, budget_bytes: float | None = None
-) -> SimResult:
+def simulate(problem: Problem, operations: Sequence[Operation], *, budget_bytes: float | None = None) -> SimResult:
     """Check ``operations`` against ``problem`` and measure it; raise :class:`ScheduleError` if invalid.
 
     ``budget_bytes`` overrides the problem's activation budget (``math.inf`` measures a schedule's

@@ -58,9 +58,7 @@ class _Net:
     def shape(self, x: int) -> tuple[int, ...]:
         return self._nodes[x].out_shape
 
-    def add(
-        self, op: str, flop: float, out_shape: tuple[int, ...], inputs: tuple[int, ...], params: float = 0
-    ) -> int:
+    def add(self, op: str, flop: float, out_shape: tuple[int, ...], inputs: tuple[int, ...], params: float = 0) -> int:
         index = len(self._nodes)
         self._nodes.append(Node(f"layer{index}_{op}", op, False, flop, out_shape, params, inputs))
         return index

@@ -91,9 +91,7 @@ def test_costs_match_the_reference_vectors(model: str, device: str) -> None:
 def test_param_bytes_counts_every_parameter_of_the_model() -> None:
     if not REFERENCE_GRAPHS.is_dir():
         pytest.skip(f"reference data not found at {REFERENCE_GRAPHS}")
-    costs = compute_costs(
-        load_graph_file(REFERENCE_GRAPHS / "linear.json"), load_profile("m4", directory=PROFILES)
-    )
+    costs = compute_costs(load_graph_file(REFERENCE_GRAPHS / "linear.json"), load_profile("m4", directory=PROFILES))
     # linear: Linear layers 784->10->120->100->200->10->10, (in+1)*out parameters each
     params = 785 * 10 + 11 * 120 + 121 * 100 + 101 * 200 + 201 * 10 + 11 * 10
     assert costs.param_bytes == 4.0 * params

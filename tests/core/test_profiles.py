@@ -169,8 +169,7 @@ def test_environment_variable_overrides_the_profiles_directory(tmp_path: Path) -
     """Read at import, so check it in a fresh interpreter."""
     (tmp_path / "board.toml").write_text(_toml(BASE), encoding="utf-8")
     code = (
-        "from poet_gui.core.profiles import PROFILES_DIR, load_profile\n"
-        "print(PROFILES_DIR, load_profile('board').key)"
+        "from poet_gui.core.profiles import PROFILES_DIR, load_profile\nprint(PROFILES_DIR, load_profile('board').key)"
     )
     env = {**os.environ, "POET_PROFILES_DIR": str(tmp_path)}
     out = subprocess.run(
@@ -344,9 +343,7 @@ def test_memory_table_may_be_absent() -> None:
     ],
 )
 @pytest.mark.parametrize("dotted", NUMBER_FIELDS)
-def test_bad_number_is_refused_naming_field_and_value(
-    dotted: str, literal: str, problem: str, shown: str
-) -> None:
+def test_bad_number_is_refused_naming_field_and_value(dotted: str, literal: str, problem: str, shown: str) -> None:
     message = _refusal(_variant(dotted, literal))
     assert f"{_label(dotted)} {problem}, got {shown}" in message
 

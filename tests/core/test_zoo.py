@@ -32,9 +32,7 @@ TEXT_MODELS = ("transformer", "bert")
 def _reference(name: str) -> dict:
     path = REFERENCE_DIR / f"{name}.json"
     if not path.is_file():
-        pytest.skip(
-            f"reference graph {path} not found (the read-only ../shared checkout sits beside the repo)"
-        )
+        pytest.skip(f"reference graph {path} not found (the read-only ../shared checkout sits beside the repo)")
     return json.loads(path.read_text())
 
 
@@ -180,9 +178,7 @@ def test_batch_size_scales_the_batch_axis(name: str) -> None:
     """Every tensor but the loss-shaped (k,) ones doubles along axis 0; FLOP doubles where the formula
     counts elements, except Linear, whose formula ignores the batch (FORMULATION §3)."""
     one, two = build_model(name).nodes, build_model(name, batch_size=2).nodes
-    assert [(n.name, n.inputs, n.param_count) for n in one] == [
-        (n.name, n.inputs, n.param_count) for n in two
-    ]
+    assert [(n.name, n.inputs, n.param_count) for n in one] == [(n.name, n.inputs, n.param_count) for n in two]
     for a, b in zip(one, two, strict=True):
         if len(a.out_shape) == 1:
             assert b.out_shape == a.out_shape, a.name
@@ -264,9 +260,7 @@ def test_numpy_integers_are_accepted() -> None:
 
 
 def test_builds_are_deterministic() -> None:
-    assert (
-        build_model("resnet18_cifar", batch_size=2).nodes == build_model("resnet18_cifar", batch_size=2).nodes
-    )
+    assert build_model("resnet18_cifar", batch_size=2).nodes == build_model("resnet18_cifar", batch_size=2).nodes
 
 
 # --- errors -----------------------------------------------------------------------------------------
