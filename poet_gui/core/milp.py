@@ -132,6 +132,7 @@ def _no_plan_message(status: SolveStatus) -> str:
 
 # --- HiGHS -----------------------------------------------------------------------------------------
 
+_PROGRESS_EVERY_S = 0.5
 _banner_lock = threading.Lock()
 _banner_done = False
 
@@ -180,25 +181,30 @@ def _solve_highs(
     h.setOptionValue("random_seed", 0)
     h.passModel(_highs_lp(model, highspy))
 
+    last_report = [0.0]
+
     def report(event) -> None:  # runs on HiGHS's thread
-        if on_progress is not None:
-            out = event.data_out
-            inc = out.mip_primal_bound if math.isfinite(out.mip_primal_bound) else None
-            bnd = out.mip_dual_bound if math.isfinite(out.mip_dual_bound) else None
-            on_progress(
-                Progress(
-                    time.perf_counter() - started,
-                    None if inc is None else model.energy_j(inc),
-                    None if bnd is None else model.energy_j(bnd),
-                )
+        out = event.data_out
+        inc, bnd = out.mip_primal_bound, out.mip_dual_bound
+        last_report[0] = time.perf_counter()
+        on_progress(
+            Progress(
+                last_report[0] - started,
+                model.energy_j(inc) if math.isfinite(inc) else None,
+                model.energy_j(bnd) if math.isfinite(bnd) else None,
             )
+        )
 
     def interrupt(event) -> None:
+        """Called often during branch and bound: honour a cancel, and report the bound twice a second."""
         if cancel is not None and cancel.is_set():
             event.interrupt()
+        elif on_progress is not None and time.perf_counter() - last_report[0] > _PROGRESS_EVERY_S:
+            report(event)
 
-    h.cbMipImprovingSolution.subscribe(report)
-    if cancel is not None:
+    if on_progress is not None:
+        h.cbMipImprovingSolution.subscribe(report)
+    if on_progress is not None or cancel is not None:
         h.cbMipInterrupt.subscribe(interrupt)
     h.run()
     status = h.getModelStatus()
