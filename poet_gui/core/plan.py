@@ -55,9 +55,14 @@ class Decisions:
         return Decisions(*(_frozen(a) for a in (compute, resident, stored, page_in, page_out)))
 
     @property
+    def performed(self) -> np.ndarray:
+        """The computes that actually run: a "recompute" of a tensor already in RAM runs nothing."""
+        return self.compute & ~self.resident
+
+    @property
     def recomputes(self) -> int:
-        """Computes beyond the first one of each node (free recomputes of inputs included)."""
-        return int(self.compute.sum()) - self.compute.shape[0]
+        """Computes beyond the first one of each node (free recomputes of input nodes included)."""
+        return int(self.performed.sum()) - self.compute.shape[0]
 
     @property
     def pageins(self) -> int:
@@ -107,7 +112,7 @@ def decisions_energy_j(problem: Problem, d: Decisions) -> tuple[float, float, fl
     """Energy of a schedule in joules: ``(compute_j, pagein_j, pageout_j)`` (FORMULATION §4.7)."""
     c = problem.costs
     return (
-        float(d.compute.sum(axis=0) @ np.asarray(c.compute_j)),
+        float(d.performed.sum(axis=0) @ np.asarray(c.compute_j)),
         float(d.page_in.sum(axis=0) @ np.asarray(c.pagein_j)),
         float(d.page_out.sum(axis=0) @ np.asarray(c.pageout_j)),
     )

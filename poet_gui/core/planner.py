@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from poet_gui.core.errors import ScheduleError
@@ -57,8 +58,13 @@ def plan_problem(
     *,
     cancel: threading.Event | None = None,
     on_progress: ProgressCallback | None = None,
+    on_interim: Callable[[VerifiedPlan], None] | None = None,
 ) -> VerifiedPlan:
-    """Solve ``problem`` exactly (within ``options``), verify the result and explain any "no plan"."""
+    """Solve ``problem`` exactly (within ``options``), verify the result and explain any "no plan".
+
+    ``on_interim`` receives a quick verified plan (the best heuristic's) before the solver starts,
+    so an interactive caller can show a plan at once; the solver's answer is the return value.
+    """
     ref = reference_points(problem)
     started = time.perf_counter()
     impossible = _obviously_infeasible(problem, ref)

@@ -82,7 +82,7 @@ class ProfileEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class _Field:
+class ProfileField:
     """One field of the file format: where it sits, which attribute it fills and what it must hold."""
 
     table: str  # dotted table name, "" for the top level
@@ -98,18 +98,18 @@ class _Field:
 
 
 # The single description of the format: parsing, validation and writing all follow it, in this order.
-_FIELDS: tuple[_Field, ...] = (
-    _Field("", "name", "name", "text"),
-    _Field("compute", "flop_per_s", "compute_flop_per_s", "number"),
-    _Field("compute", "flop_per_j", "compute_flop_per_j", "number"),
-    _Field("compute", "power_w", "compute_power_w", "number", is_required=False),
-    _Field("compute", "bytes_per_element", "bytes_per_element", "count"),
-    _Field("memory", "ram_bytes", "ram_bytes", "count", is_required=False),
-    _Field("storage", "power_w", "paging_power_w", "number"),
-    _Field("storage.page_in", "latency_s", "pagein_latency_s", "number"),
-    _Field("storage.page_in", "bytes_per_s", "pagein_bytes_per_s", "number"),
-    _Field("storage.page_out", "latency_s", "pageout_latency_s", "number"),
-    _Field("storage.page_out", "bytes_per_s", "pageout_bytes_per_s", "number"),
+PROFILE_FIELDS: tuple[ProfileField, ...] = (
+    ProfileField("", "name", "name", "text"),
+    ProfileField("compute", "flop_per_s", "compute_flop_per_s", "number"),
+    ProfileField("compute", "flop_per_j", "compute_flop_per_j", "number"),
+    ProfileField("compute", "power_w", "compute_power_w", "number", is_required=False),
+    ProfileField("compute", "bytes_per_element", "bytes_per_element", "count"),
+    ProfileField("memory", "ram_bytes", "ram_bytes", "count", is_required=False),
+    ProfileField("storage", "power_w", "paging_power_w", "number"),
+    ProfileField("storage.page_in", "latency_s", "pagein_latency_s", "number"),
+    ProfileField("storage.page_in", "bytes_per_s", "pagein_bytes_per_s", "number"),
+    ProfileField("storage.page_out", "latency_s", "pageout_latency_s", "number"),
+    ProfileField("storage.page_out", "bytes_per_s", "pageout_bytes_per_s", "number"),
 )
 _TABLES: tuple[str, ...] = ("", "compute", "memory", "storage", "storage.page_in", "storage.page_out")
 
@@ -158,11 +158,11 @@ def parse_profile(text: str, source: str, key: str) -> DeviceProfile:
         raise ProfileError(f"{source}: not valid TOML: {exc}") from None
     _check_known(data, source)
     tables = {name: _table(data, name) for name in _TABLES}
-    missing = [f.label for f in _FIELDS if f.is_required and f.key not in (tables[f.table] or {})]
+    missing = [f.label for f in PROFILE_FIELDS if f.is_required and f.key not in (tables[f.table] or {})]
     if missing:
         raise ProfileError(f"{source}: missing required field(s): {', '.join(missing)}")
     values: dict[str, Any] = {}
-    for field in _FIELDS:
+    for field in PROFILE_FIELDS:
         table = tables[field.table] or {}
         if field.key in table:
             values[field.attr] = _checked_value(source, field, table[field.key])
@@ -178,7 +178,7 @@ def profile_to_toml(profile: DeviceProfile) -> str:
     lines = ["# Device profile saved by POET Studio: figures in SI units (s, J, W, bytes, FLOP)."]
     for table in _TABLES:
         rows = []
-        for field in (f for f in _FIELDS if f.table == table):
+        for field in (f for f in PROFILE_FIELDS if f.table == table):
             value = getattr(profile, field.attr)
             if value is not None:
                 rows.append(f"{field.key} = {_toml_value(field, value)}")
@@ -225,7 +225,7 @@ def _check_known(data: dict[str, Any], source: str) -> None:
         table = _table(data, name)
         if table is None:
             continue
-        fields = [f.key for f in _FIELDS if f.table == name]
+        fields = [f.key for f in PROFILE_FIELDS if f.table == name]
         subtables = [t.rsplit(".", 1)[-1] for t in _TABLES if t and t.rpartition(".")[0] == name]
         where = f"[{name}]" if name else "the top level"
         known = ", ".join(fields + [f"[{name + '.' if name else ''}{t}]" for t in subtables])
@@ -244,7 +244,7 @@ def _check_known(data: dict[str, Any], source: str) -> None:
         raise ProfileError(f"{source}: " + "; ".join(problems))
 
 
-def _checked_value(source: str, field: _Field, value: object) -> str | float | int:
+def _checked_value(source: str, field: ProfileField, value: object) -> str | float | int:
     where = f"{source}: {field.label}"
     if field.kind == "text":
         if not isinstance(value, str) or not value.strip():
@@ -267,7 +267,7 @@ def _checked_value(source: str, field: _Field, value: object) -> str | float | i
     return number
 
 
-def _toml_value(field: _Field, value: str | float | int) -> str:
+def _toml_value(field: ProfileField, value: str | float | int) -> str:
     if field.kind == "text":
         return _toml_string(str(value))
     if field.kind == "count":

@@ -1,17 +1,18 @@
 """Turn a plan's decision matrices into the ordered operation list a person or an executor reads.
 
-Within stage ``t``:
+The order reproduces the MILP's memory accounting (FORMULATION §4.5) exactly, so RAM measured by the
+simulator along the list equals the MILP's ``U`` and any schedule the simulator accepts is a
+feasible MILP solution (which is what lets a heuristic plan seed the solver). Within stage ``t``:
 
 1. page out what the stage writes to storage (the tensor is in RAM at the stage start);
-2. compute each node the stage computes, in stage order; after each compute (and once at the stage
-   start) free every tensor in RAM that no later compute of the stage reads and the next stage does
-   not keep. RAM right after a compute holds the node's output *and* its inputs — the step's
-   working set, which is what the MILP bounds (FORMULATION §4.5 frees inputs one step later);
-3. at the stage end, page in what the next stage needs from storage (a page-in occupies RAM from the
-   next stage on, as in the reference).
+2. for each node ``k`` the stage computes, in stage order: compute ``k``, then free each input of ``k``
+   that no later compute of the stage reads and the next stage does not keep. RAM right after a
+   compute holds the node's output *and* its inputs: the step's working set;
+3. at the stage end, drop what the next stage does not keep, then page in what it needs from storage
+   (a page-in occupies RAM from the next stage on, as in the reference).
 
-Freeing as soon as a tensor is dead never holds more than the MILP's accounting, so a plan within
-budget in the MILP is within budget here; the simulator checks it independently.
+A compute of a tensor that is already in RAM (the MILP may "recompute" a 0-FLOP input node it also
+kept, at no cost) is not performed, but the frees it triggers in the MILP's accounting still happen.
 """
 
 from __future__ import annotations
@@ -48,58 +49,35 @@ class Operation:
 
 
 def prune_redundant(d: Decisions) -> Decisions:
-    """Drop operations that cannot change the outcome of a schedule.
-
-    The MILP may recompute a tensor that is already in RAM (free for a 0-FLOP input node, and the
-    model's accounting then counts it twice) or page in a tensor that is in RAM or not kept: a solver
-    is indifferent to zero-cost waste, and a time-limited incumbent may hold costly waste. Removing it
-    keeps every input present and never raises RAM use, and the plan's figures describe what runs.
-    """
-    n = d.compute.shape[0]
-    compute = d.compute & ~d.resident
-    compute[np.arange(n), np.arange(n)] = True
+    """Drop page-ins that cannot matter: of a tensor the next stage does not keep, or that is in RAM
+    at the stage end anyway. They cost energy and change nothing, so only a time-limited incumbent
+    holds them; removing them never raises RAM use."""
     page_in = d.page_in.copy()
-    page_in[:-1] &= d.resident[1:] & ~(d.resident[:-1] | compute[:-1])
+    page_in[:-1] &= d.resident[1:] & ~(d.resident[:-1] | d.compute[:-1])
     page_in[-1] = False
-    return Decisions.of(compute, d.resident, d.stored, page_in, d.page_out)
+    return Decisions.of(d.compute, d.resident, d.stored, page_in, d.page_out)
 
 
 def build_operations(graph: TrainingGraph, d: Decisions) -> tuple[Operation, ...]:
     """The operation list of ``d`` (see the module docstring for the order within a stage)."""
     n = len(graph)
+    succ = graph.successors
     ops: list[Operation] = []
     for t in range(n):
-        computed = np.flatnonzero(d.compute[t]).tolist()
+        computed = d.compute[t]
         keep_next = d.resident[t + 1] if t + 1 < n else np.zeros(n, dtype=bool)
-        # last_read[x]: position in `computed` of the last compute of this stage that reads x.
-        last_read: dict[int, int] = {}
-        for pos, k in enumerate(computed):
-            for u in graph.nodes[k].inputs:
-                last_read[u] = pos
         ops.extend(Operation(t, Action.PAGE_OUT, int(i)) for i in np.flatnonzero(d.page_out[t]))
         in_ram = set(np.flatnonzero(d.resident[t]).tolist())
-
-        def free_dead(
-            pos: int,
-            stage: int = t,
-            ram: set[int] = in_ram,
-            lr: dict[int, int] = last_read,
-            keep: np.ndarray = keep_next,
-        ) -> None:
-            for x in sorted(ram):
-                if lr.get(x, -1) <= pos and not keep[x]:
-                    ops.append(Operation(stage, Action.FREE, x))
-                    ram.discard(x)
-
+        for k in np.flatnonzero(computed).tolist():
+            if k not in in_ram:
+                ops.append(Operation(t, Action.COMPUTE, k, is_recompute=k < t))
+                in_ram.add(k)
+            for i in graph.nodes[k].inputs:
+                read_later = any(computed[j] for j in succ[i] if j > k)
+                if not read_later and not keep_next[i] and i in in_ram:
+                    ops.append(Operation(t, Action.FREE, i))
+                    in_ram.discard(i)
         if t + 1 < n:
-            free_dead(-1)
-        for pos, k in enumerate(computed):
-            if k in in_ram:
-                continue  # already there: nothing to compute (see prune_redundant)
-            ops.append(Operation(t, Action.COMPUTE, k, is_recompute=k < t))
-            in_ram.add(k)
-            if t + 1 < n:
-                free_dead(pos)
-        if t + 1 < n:
+            ops.extend(Operation(t, Action.FREE, i) for i in sorted(in_ram) if not keep_next[i])
             ops.extend(Operation(t, Action.PAGE_IN, int(i)) for i in np.flatnonzero(d.page_in[t]))
     return tuple(ops)

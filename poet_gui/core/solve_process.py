@@ -36,6 +36,13 @@ class Finished:
 
 
 @dataclass(frozen=True, slots=True)
+class Interim:
+    """A quick, verified heuristic plan sent before the solver's answer, so a user sees a plan at once."""
+
+    result: VerifiedPlan
+
+
+@dataclass(frozen=True, slots=True)
 class Failed:
     """The solve ended with an error; ``message`` is one readable line (a traceback if it is a bug)."""
 
@@ -43,7 +50,7 @@ class Failed:
     is_bug: bool = False
 
 
-Message = Progress | Finished | Failed
+Message = Progress | Interim | Finished | Failed
 
 
 class SolveProcess:
@@ -126,7 +133,9 @@ def solve_in_child(problem: Problem, options: SolverOptions, *, timeout_s: float
 def _child_main(conn: Connection, problem: Problem, options: SolverOptions) -> None:
     os.setsid()  # own process group: kill() reaches solver binaries started from here
     try:
-        result = plan_problem(problem, options, on_progress=conn.send)
+        result = plan_problem(
+            problem, options, on_progress=conn.send, on_interim=lambda quick: conn.send(Interim(quick))
+        )
         conn.send(Finished(result))
     except PoetError as exc:
         conn.send(Failed(str(exc)))

@@ -34,7 +34,7 @@ def test_solve_json_reports_an_optimal_verified_plan(capsys):
     )  # fmt: skip
     assert code == EXIT_PLAN, err
     data = json.loads(out)
-    assert REQUIRED_KEYS <= data.keys()
+    assert data.keys() >= REQUIRED_KEYS
     assert data["status"] == "optimal"
     assert data["verified"] is True
     assert data["energy_j"] == pytest.approx(0.006589424921697473, rel=1e-9)
@@ -144,7 +144,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, needle):
 def test_bad_graph_files_are_refused_naming_the_file(capsys, tmp_path, content, needle):
     path = tmp_path / "model.json"
     path.write_text(content)
-    code, out, err = run_cli(
+    code, _out, err = run_cli(
         capsys, "solve", "--graph", str(path), "--profile", "a72", "--ram-budget", "5000", "--runtime-budget", "1.5"
     )
     assert code == EXIT_BAD_INPUT

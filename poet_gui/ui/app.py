@@ -1,0 +1,98 @@
+"""Start POET Studio: ``python main.py [options]`` opens the window on a model and a device.
+
+``--screenshot FILE.png`` opens the window offscreen, waits for the final plan, saves a picture of the
+window and exits (for the README and for tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from poet_gui import __version__
+from poet_gui.core.errors import PoetError
+from poet_gui.core.milp import Solver, SolverOptions
+from poet_gui.core.problem import Switches
+from poet_gui.core.profiles import load_profile
+from poet_gui.core.units import parse_bytes
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+DEFAULT_MODEL, DEFAULT_PROFILE = "linear", "m4"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="poet-studio", description="POET Studio: the interactive planner.")
+    parser.add_argument("--version", action="version", version=f"POET Studio {__version__}")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"zoo model to open (default {DEFAULT_MODEL})")
+    parser.add_argument("--graph", type=Path, help="open a graph file instead of a zoo model")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--resolution", type=int)
+    parser.add_argument("--seq-len", type=int)
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"device profile (default {DEFAULT_PROFILE})")
+    parser.add_argument("--ram-budget", default="60%", help="RAM budget: bytes, with a unit, or %% of plain peak")
+    parser.add_argument("--runtime-budget", type=float, default=1.5, help="runtime budget (x plain pass)")
+    parser.add_argument("--no-paging", action="store_true")
+    parser.add_argument("--no-remat", action="store_true")
+    parser.add_argument("--solver", choices=[s.value for s in Solver], default=Solver.HIGHS.value)
+    parser.add_argument("--time-limit", type=float, default=30.0, help="solver time limit in seconds")
+    parser.add_argument("--screenshot", type=Path, metavar="FILE.png", help="save a screenshot once solved, exit")
+    parser.add_argument("--size", default="1440x900", help="window size for --screenshot (default 1440x900)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.screenshot is not None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from poet_gui.ui.main_window import MainWindow
+    from poet_gui.ui.state import AppState, ModelSource, new_session
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName("POET Studio")
+    app.setApplicationName("POET Studio")
+    style = RESOURCES / "style.qss"
+    if style.is_file():
+        app.setStyleSheet(style.read_text())
+    try:
+        if args.graph is not None:
+            source = ModelSource(zoo_name=None, graph_path=str(args.graph))
+        else:
+            params = {k: getattr(args, k) for k in ("batch_size", "resolution", "seq_len") if getattr(args, k)}
+            source = ModelSource(zoo_name=args.model, params=tuple(params.items()))
+        session = new_session(
+            source,
+            load_profile(args.profile),
+            runtime_factor=args.runtime_budget,
+            switches=Switches(paging=not args.no_paging, remat=not args.no_remat),
+            options=SolverOptions(solver=Solver(args.solver), time_limit_s=args.time_limit),
+        )
+        budget = parse_bytes(args.ram_budget, what="--ram-budget", percent_of=session.reference.plain_peak_ram_bytes)
+    except PoetError as exc:
+        print(f"poet-studio: error: {exc}", file=sys.stderr)
+        return 2
+    state = AppState(replace(session, ram_budget_bytes=budget))
+    window = MainWindow(state)
+    if args.screenshot is not None:
+        width, _, height = args.size.partition("x")
+        window.resize(int(width), int(height))
+        window.solve_ended.connect(lambda _s: QTimer.singleShot(300, lambda: _save_and_quit(window, args.screenshot)))
+        QTimer.singleShot(int((args.time_limit + 60) * 1000), lambda: _save_and_quit(window, args.screenshot))
+    window.show()
+    window.solve_now()
+    return app.exec()
+
+
+def _save_and_quit(window, path: Path) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    if not window.grab().save(str(path)):
+        print(f"poet-studio: error: {path}: could not save the screenshot", file=sys.stderr)
+    window.close()
+    QApplication.quit()

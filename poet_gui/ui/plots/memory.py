@@ -1,0 +1,129 @@
+"""RAM in use through the schedule, against the budget: where the plan is tight, and by how much.
+
+The x axis counts operations (computes, frees, page-ins, page-outs), not seconds: a free takes no
+time but changes RAM, and is exactly what a person reading the schedule wants to see. Operation
+``k`` occupies ``[k, k + 1)``; the top axis names the stage the operations belong to.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+
+from poet_gui.core.simulate import SimResult
+from poet_gui.core.units import format_bytes
+from poet_gui.ui.plots.style import (
+    BACKGROUND,
+    BUDGET_COLOR,
+    COMPUTE_COLOR,
+    PEAK_COLOR,
+    STAGE_LINE_COLOR,
+    BytesAxis,
+    annotation_font,
+    style_plot,
+)
+
+#: Headroom above the higher of budget and peak, so their labels fit inside the view.
+_HEADROOM = 1.2
+#: At most this many labelled stages on the top axis; the others get unlabelled ticks.
+_MAX_STAGE_LABELS = 12
+#: At most this many stage boundary lines: more would shade the plot grey instead of marking stages.
+_MAX_STAGE_LINES = 60
+
+
+def _stage_step(stages: int, most: int) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that picks at most ``most`` of ``stages`` stages."""
+    for magnitude in itertools.count():
+        for mantissa in (1, 2, 5):
+            step = mantissa * 10**magnitude
+            if math.ceil(stages / step) <= most:
+                return step
+    raise AssertionError("unreachable: itertools.count() never ends")
+
+
+class MemoryPlot(pg.PlotWidget):
+    """A filled step curve of RAM after each operation, the budget line, the peak, stage boundaries."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background=BACKGROUND, axisItems={"left": BytesAxis("left")})
+        plot = self.getPlotItem()
+        plot.showAxis("top")
+        style_plot(plot)
+        plot.showGrid(x=False, y=True, alpha=0.15)  # the stage boundaries are the vertical guides
+        plot.setLabel("bottom", "operation (in schedule order)")
+        plot.setLabel("top", "stage")
+        plot.setLabel("left", "RAM in use")
+        self._stage_lines = pg.PlotCurveItem(pen=pg.mkPen(STAGE_LINE_COLOR), connect="pairs")
+        plot.addItem(self._stage_lines, ignoreBounds=True)
+        self._ram = plot.plot(
+            pen=pg.mkPen(COMPUTE_COLOR, width=1.2),
+            fillLevel=0,
+            fillBrush=pg.mkBrush(COMPUTE_COLOR + "40"),
+        )
+        self._ram.setDownsampling(auto=True, method="peak")
+        self._ram.setClipToView(True)
+        self._budget = pg.InfiniteLine(
+            angle=0, movable=False, pen=pg.mkPen(BUDGET_COLOR, width=1.5, style=Qt.PenStyle.DashLine)
+        )
+        self._budget_label = pg.InfLineLabel(self._budget, text="", color=BUDGET_COLOR)
+        plot.addItem(self._budget, ignoreBounds=True)
+        self._peak = pg.ScatterPlotItem(size=9, pen=pg.mkPen("w", width=1), brush=pg.mkBrush(PEAK_COLOR))
+        plot.addItem(self._peak)
+        self._peak_label = pg.TextItem("", color=PEAK_COLOR, fill=pg.mkBrush(BACKGROUND + "d0"))
+        plot.addItem(self._peak_label, ignoreBounds=True)
+        for item in (self._budget_label, self._peak_label):
+            item.setFont(annotation_font())
+        self.show_result(None)
+
+    def show_result(self, sim: SimResult | None) -> None:
+        """Draw ``sim``'s RAM trace; ``None`` empties every item (they stay, to be refilled)."""
+        plot = self.getPlotItem()
+        if sim is None or len(sim.operations) == 0:
+            self._ram.setData([], [])
+            self._stage_lines.setData([], [])
+            self._peak.setData([], [])
+            self._peak_label.setText("")
+            self._budget.hide()
+            plot.getAxis("top").setTicks([[], []])
+            return
+        n = len(sim.operations)
+        # Operation k holds its RAM level over [k, k + 1): a staircase drawn as a plain line, so peak
+        # downsampling and clipping (which need len(x) == len(y)) work unchanged.
+        x = np.repeat(np.arange(n + 1, dtype=float), 2)[1:-1]
+        y = np.repeat(np.asarray(sim.ram_bytes, dtype=float), 2)
+        self._ram.setData(x, y)
+
+        has_budget = math.isfinite(sim.budget_bytes)
+        top = _HEADROOM * max(sim.peak_ram_bytes, sim.budget_bytes if has_budget else 0.0, 1.0)
+        stages = np.array([op.stage for op in sim.operations])
+        starts = np.flatnonzero(np.diff(stages, prepend=stages[0] - 1))
+        count = int(stages[-1]) + 1
+        lined = starts[stages[starts] % _stage_step(count, _MAX_STAGE_LINES) == 0]
+        self._stage_lines.setData(np.repeat(lined, 2).astype(float), np.tile([0.0, top], len(lined)))
+        step = _stage_step(count, _MAX_STAGE_LABELS)
+        labelled = [(float(k), str(stages[k])) for k in lined if stages[k] % step == 0]
+        unlabelled = [(float(k), "") for k in lined if stages[k] % step != 0]
+        plot.getAxis("top").setTicks([labelled, unlabelled])
+
+        peak_x = sim.peak_index + 0.5
+        is_right_half = peak_x > n / 2
+        self._peak.setData([peak_x], [sim.peak_ram_bytes])
+        self._peak_label.setText(f"peak {format_bytes(sim.peak_ram_bytes)}")
+        # Beside the marker, on the side with more room; the fill keeps it legible over the budget line.
+        self._peak_label.setAnchor((1.15, 0.5) if is_right_half else (-0.15, 0.5))
+        self._peak_label.setPos(peak_x, sim.peak_ram_bytes)
+
+        self._budget.setVisible(has_budget)
+        if has_budget:
+            self._budget.setPos(sim.budget_bytes)
+            # The budget's label goes to the side away from the peak, so the two never overlap.
+            self._budget_label.setPosition(0.03 if is_right_half else 0.97)
+            # InfLineLabel has no setter for its anchors (one per side of the view's centre): same both ways.
+            self._budget_label.anchors = [(0, 1), (0, 1)] if is_right_half else [(1, 1), (1, 1)]
+            self._budget_label.setFormat(f"budget {format_bytes(sim.budget_bytes)}")
+        plot.getViewBox().setRange(xRange=(0, n), yRange=(0, top), padding=0)

@@ -1,0 +1,121 @@
+"""The app's single source of truth: one frozen :class:`Session`, swapped whole on every change.
+
+Widgets draw from the snapshot they are given and keep no copies, so what the window shows is always
+one consistent state (the model, device, budgets and the plan that belongs to them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from poet_gui.core.graph import TrainingGraph
+from poet_gui.core.graph_io import load_graph_file
+from poet_gui.core.milp import Progress, SolverOptions
+from poet_gui.core.planner import VerifiedPlan
+from poet_gui.core.problem import Problem, Switches, make_problem
+from poet_gui.core.profiles import DeviceProfile
+from poet_gui.core.reference_points import ReferencePoints, reference_points
+from poet_gui.core.zoo import build_model
+
+
+class SolvePhase(StrEnum):
+    """Where the background solve of the current budgets stands."""
+
+    IDLE = "idle"
+    SOLVING = "solving"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSource:
+    """Where the graph comes from: a zoo model with its parameters, or a graph file."""
+
+    zoo_name: str | None = "linear"
+    params: tuple[tuple[str, int], ...] = ()
+    graph_path: str | None = None
+
+    def load(self) -> TrainingGraph:
+        """Build or read the graph (raises a PoetError naming the file or parameter)."""
+        if self.graph_path is not None:
+            return load_graph_file(Path(self.graph_path))
+        assert self.zoo_name is not None
+        return build_model(self.zoo_name, **dict(self.params))
+
+    @property
+    def label(self) -> str:
+        if self.graph_path is not None:
+            return Path(self.graph_path).name
+        extra = ", ".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.zoo_name} ({extra})" if extra else str(self.zoo_name)
+
+
+@dataclass(frozen=True)
+class Session:
+    """Everything the window shows. ``result`` always belongs to the current budgets (or is None)."""
+
+    model: ModelSource
+    graph: TrainingGraph
+    profile: DeviceProfile
+    reference: ReferencePoints
+    ram_budget_bytes: float
+    runtime_factor: float
+    switches: Switches = Switches()
+    options: SolverOptions = SolverOptions(time_limit_s=30.0)
+    result: VerifiedPlan | None = None
+    phase: SolvePhase = SolvePhase.IDLE
+    progress: Progress | None = None
+    message: str = ""
+
+    def problem(self) -> Problem:
+        return make_problem(
+            self.graph,
+            self.profile,
+            ram_budget_bytes=self.ram_budget_bytes,
+            runtime_factor=self.runtime_factor,
+            switches=self.switches,
+        )
+
+
+def new_session(
+    model: ModelSource,
+    profile: DeviceProfile,
+    *,
+    ram_fraction: float = 0.6,
+    runtime_factor: float = 1.5,
+    switches: Switches = Switches(),
+    options: SolverOptions = SolverOptions(time_limit_s=30.0),
+) -> Session:
+    """A session for ``model`` on ``profile`` with the RAM budget at ``ram_fraction`` of the plain peak
+    (never below the least RAM the model needs)."""
+    graph = model.load()
+    probe = make_problem(graph, profile, ram_budget_bytes=1, runtime_factor=runtime_factor, switches=switches)
+    ref = reference_points(probe)
+    budget = max(round(ref.plain_peak_ram_bytes * ram_fraction), ref.min_ram_bytes)
+    return Session(model, graph, profile, ref, float(budget), runtime_factor, switches, options)
+
+
+class AppState(QObject):
+    """Holds the current :class:`Session` and announces every new one."""
+
+    changed = Signal(object)  # Session
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._session = session
+
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    def replace(self, session: Session) -> None:
+        self._session = session
+        self.changed.emit(session)
+
+    def update(self, **changes: object) -> None:
+        self.replace(replace(self._session, **changes))

@@ -1,0 +1,118 @@
+"""Background trade-off sweep for the current model and device, one killable child solve per point."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from poet_gui.core.errors import PoetError
+from poet_gui.core.milp import SolverOptions
+from poet_gui.core.problem import make_problem
+from poet_gui.core.solve_process import Failed, Finished, SolveProcess
+from poet_gui.core.sweep import SweepPoint, budget_grid
+from poet_gui.ui.state import Session
+
+#: Points per runtime factor and the time each may take: the sweep is a sketch of the trade-off,
+#: the main solve gives the exact answer for the chosen budgets.
+SWEEP_POINTS = 8
+SWEEP_TIME_LIMIT_S = 5.0
+
+
+class SweepJob(QObject):
+    """Solves the grid point by point and emits every finished point; stops on cancel."""
+
+    point_done = Signal(object)  # SweepPoint
+    done = Signal()
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @Slot()
+    def run(self) -> None:
+        s = self._session
+        options = replace(s.options, time_limit_s=SWEEP_TIME_LIMIT_S)
+        factors = sorted({round(s.runtime_factor, 2), 1.0, 2.0})
+        for factor in factors:
+            for ram in budget_grid(s.reference, SWEEP_POINTS, top_fraction=1.05):
+                if self._cancel.is_set():
+                    self.done.emit()
+                    return
+                point = self._solve(s, ram, factor, options)
+                if point is not None:
+                    self.point_done.emit(point)
+        self.done.emit()
+
+    def _solve(self, s: Session, ram: float, factor: float, options: SolverOptions) -> SweepPoint | None:
+        try:
+            problem = make_problem(s.graph, s.profile, ram_budget_bytes=ram, runtime_factor=factor, switches=s.switches)
+        except PoetError:
+            return None
+        process = SolveProcess(problem, options)
+        process.start()
+        try:
+            while not self._cancel.is_set():
+                msg = process.receive(0.05)
+                if isinstance(msg, Finished):
+                    return SweepPoint.of(msg.result)
+                if isinstance(msg, Failed):
+                    return None
+            return None
+        finally:
+            process.kill()
+
+
+class SweepRunner(QObject):
+    """Keeps the sweep of the current model/device/switches running; a new start replaces the old."""
+
+    points_changed = Signal(object)  # tuple[SweepPoint, ...]
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._job: SweepJob | None = None
+        self._threads: dict[QThread, SweepJob] = {}
+        self._points: list[SweepPoint] = []
+
+    def start(self, session: Session) -> None:
+        self.cancel()
+        self._points = []
+        self.points_changed.emit(())
+        job = SweepJob(session)
+        thread = QThread(self)
+        job.moveToThread(thread)
+        thread.started.connect(job.run)
+        job.done.connect(thread.quit)
+        job.point_done.connect(lambda p, j=job: self._on_point(j, p))
+        thread.finished.connect(lambda t=thread: self._on_thread_finished(t))
+        self._threads[thread] = job
+        self._job = job
+        thread.start()
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self._job = None
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        self.cancel()
+        for thread, job in list(self._threads.items()):
+            job.cancel()
+            thread.quit()
+            thread.wait(timeout_ms)
+
+    def _on_point(self, job: SweepJob, point: SweepPoint) -> None:
+        if job is self._job:
+            self._points.append(point)
+            self.points_changed.emit(tuple(self._points))
+
+    def _on_thread_finished(self, thread: QThread) -> None:
+        job = self._threads.pop(thread, None)
+        if job is not None:
+            job.deleteLater()
+        thread.deleteLater()

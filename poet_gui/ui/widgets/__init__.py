@@ -1,0 +1,1 @@
+"""Control panels and dialogs of the main window."""
