@@ -82,7 +82,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.screenshot is not None:
         width, _, height = args.size.partition("x")
         window.resize(int(width), int(height))
-        window.solve_ended.connect(lambda _s: QTimer.singleShot(300, lambda: _save_and_quit(window, args.screenshot)))
+        pending = {"solve", "sweep"}
+
+        def ready(what: str) -> None:
+            pending.discard(what)
+            if not pending:
+                QTimer.singleShot(300, lambda: _save_and_quit(window, args.screenshot))
+
+        window.solve_ended.connect(lambda _s: ready("solve"))
+        window.sweep_finished.connect(lambda: ready("sweep"))
         QTimer.singleShot(int((args.time_limit + 60) * 1000), lambda: _save_and_quit(window, args.screenshot))
     window.show()
     window.solve_now()

@@ -47,6 +47,10 @@ from poet_gui.ui.workers import JobRunner, SolveJob
 DEBOUNCE_MS = 300
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 class MainWindow(QMainWindow):
     """POET Studio's window. :attr:`plan_shown` fires whenever a new plan reaches the plots."""
 
@@ -78,7 +82,8 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(330)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # controls fit the width
+        scroll.setMinimumWidth(380)
 
         self.timeline = TimelinePlot()
         self.memory = MemoryPlot()
@@ -108,7 +113,7 @@ class MainWindow(QMainWindow):
         main.addWidget(scroll)
         main.addWidget(center)
         main.setStretchFactor(1, 1)
-        main.setSizes([360, 1000])
+        main.setSizes([400, 1000])
         self.setCentralWidget(main)
 
         self._status = QLabel()
@@ -130,8 +135,10 @@ class MainWindow(QMainWindow):
         self._sweeps.points_changed.connect(self.tradeoff.set_points)
         self.state.changed.connect(self._on_state_changed)
         self._restore_geometry()
+        self.sweep_finished = self._sweeps.finished
         self._show_inputs(state.session)
         self._on_state_changed(state.session)
+        self._sweeps.start(state.session)
 
     # --- actions ---------------------------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -382,8 +389,9 @@ class MainWindow(QMainWindow):
             text = (
                 f"{quality} · energy {format_energy(sim.energy_j)} "
                 f"(+{sim.energy_j / s.reference.plain_energy_j - 1:.2%} over plain) · peak "
-                f"{format_bytes(sim.peak_ram_bytes)} · {sim.recomputes} recomputes, {sim.pageins} page-ins, "
-                f"{sim.pageouts} page-outs · verified · {plan.solve_s:.2f} s"
+                f"{format_bytes(sim.peak_ram_bytes)} · {_count(sim.recomputes, 'recompute')}, "
+                f"{_count(sim.pageins, 'page-in')}, {_count(sim.pageouts, 'page-out')} · verified · "
+                f"{plan.solve_s:.2f} s"
             )
         elif s.phase is SolvePhase.CANCELLED:
             text = "Cancelled: press Ctrl+R to solve again"

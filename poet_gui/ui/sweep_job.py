@@ -72,6 +72,7 @@ class SweepRunner(QObject):
     """Keeps the sweep of the current model/device/switches running; a new start replaces the old."""
 
     points_changed = Signal(object)  # tuple[SweepPoint, ...]
+    finished = Signal()  # the current sweep solved every point
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -88,6 +89,7 @@ class SweepRunner(QObject):
         job.moveToThread(thread)
         thread.started.connect(job.run)
         job.done.connect(thread.quit)
+        job.done.connect(lambda j=job: self.finished.emit() if j is self._job else None)
         job.point_done.connect(lambda p, j=job: self._on_point(j, p))
         thread.finished.connect(lambda t=thread: self._on_thread_finished(t))
         self._threads[thread] = job

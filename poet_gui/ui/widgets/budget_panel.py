@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QSlider,
     QSpinBox,
@@ -59,11 +58,9 @@ class BudgetPanel(QGroupBox):
         self._ram_spin.setToolTip("The exact RAM budget in bytes")
         self._ram_info = QLabel()
         self._ram_info.setToolTip("The budget in readable units and as a share of the plain schedule's peak RAM")
-        row = QHBoxLayout()
-        row.addWidget(self._ram_spin, 1)
-        row.addWidget(self._ram_info, 1)
         layout.addWidget(self._ram_slider)
-        layout.addLayout(row)
+        layout.addWidget(self._ram_spin)
+        layout.addWidget(self._ram_info)
 
         layout.addWidget(QLabel("Runtime budget (× one plain forward+backward pass)"))
         self._rt_slider = QSlider(Qt.Orientation.Horizontal)
@@ -137,7 +134,7 @@ class BudgetPanel(QGroupBox):
             self._updating = False
 
     def _show_ram_info(self, ram: float) -> None:
-        self._ram_info.setText(f"{format_bytes(ram)} · {ram / self._plain_peak:.0%} of plain peak")
+        self._ram_info.setText(f"{format_bytes(ram)}, {ram / self._plain_peak:.0%} of plain peak")
 
     def _ram_to_slider(self, ram: float) -> int:
         ram = min(max(ram, self._lo), self._hi)

@@ -39,6 +39,8 @@ class DevicePanel(QGroupBox):
         form = QFormLayout(self)
         self._combo = QComboBox()
         self._combo.setToolTip("Device profiles from the profiles/ folder")
+        self._combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self._combo.setMinimumContentsLength(16)
         form.addRow("Profile", self._combo)
         self._figures = QLabel()
         self._figures.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
