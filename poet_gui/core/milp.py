@@ -78,12 +78,17 @@ def solve_milp(
     *,
     cancel: threading.Event | None = None,
     on_progress: ProgressCallback | None = None,
+    start: Decisions | None = None,
 ) -> Plan:
-    """Build and solve the MILP of ``problem``; return the plan with an honest status."""
+    """Build and solve the MILP of ``problem``; return the plan with an honest status.
+
+    ``start`` (a schedule the simulator accepted, e.g. the best heuristic's) seeds HiGHS with an
+    incumbent, so a time limit can never leave the user with less than that schedule.
+    """
     started = time.perf_counter()
     model = build_model(problem)
     if options.solver is Solver.HIGHS:
-        raw = _solve_highs(model, options, cancel, on_progress, started)
+        raw = _solve_highs(model, options, cancel, on_progress, started, start)
     else:
         raw = _solve_cbc(model, options)
     return _to_plan(model, raw, options, time.perf_counter() - started)
@@ -171,6 +176,7 @@ def _solve_highs(
     cancel: threading.Event | None,
     on_progress: ProgressCallback | None,
     started: float,
+    start: Decisions | None,
 ) -> _RawResult:
     import highspy
 
@@ -180,6 +186,11 @@ def _solve_highs(
     h.setOptionValue("threads", int(options.threads))
     h.setOptionValue("random_seed", 0)
     h.passModel(_highs_lp(model, highspy))
+    if start is not None:
+        solution = highspy.HighsSolution()
+        solution.col_value = model.start_vector(start)
+        solution.value_valid = True
+        h.setSolution(solution)
 
     last_report = [0.0]
 

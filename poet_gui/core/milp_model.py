@@ -26,6 +26,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from poet_gui.core.plan import Decisions
 from poet_gui.core.problem import Problem
 
 OBJECTIVE_UNITS = 1e6
@@ -66,7 +67,8 @@ class MilpModel:
     objective_offset: float
     objective_scale: float
     build_s: float
-    notes: tuple[str, ...] = field(default=())
+    free_cols: tuple[tuple[int, int, int, int], ...] = field(default=(), repr=False)  # (col, t, i, k)
+    level_rows: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # (U column, its defining row)
 
     @property
     def num_cols(self) -> int:
@@ -83,6 +85,32 @@ class MilpModel:
     def energy_j(self, scaled_objective: float) -> float:
         """Convert a scaled objective value (offset included) back to joules."""
         return scaled_objective / self.objective_scale
+
+    def start_vector(self, d: Decisions) -> np.ndarray:
+        """Every column's value for the schedule ``d`` — a MIP start for the solver.
+
+        Decision columns come from ``d``; each ``FREE`` from its defining rule (FORMULATION §4.5); each
+        ``U`` from its defining equality, in creation order (each refers only to earlier levels).
+        A schedule the simulator accepts satisfies every row, as its RAM trace is the ``U`` chain.
+        """
+        x = np.zeros(self.num_cols)
+        mats = {Family.COMPUTE: d.compute, Family.RESIDENT: d.resident, Family.STORED: d.stored,
+                Family.PAGE_IN: d.page_in, Family.PAGE_OUT: d.page_out}  # fmt: skip
+        for fam, idx in self.index.items():
+            has = idx >= 0
+            x[idx[has]] = mats[fam][has]
+        n = len(self.problem.graph)
+        succ = self.problem.graph.successors
+        for col, t, i, k in self.free_cols:
+            kept = t + 1 < n and d.resident[t + 1, i]
+            read_later = any(d.compute[t, j] for j in succ[i] if k < j <= t)
+            x[col] = float(d.compute[t, k] and not kept and not read_later)
+        for col, row in self.level_rows:
+            a, b = self.row_start[row], self.row_start[row + 1]
+            cols, vals = self.col_index[a:b], self.value[a:b]
+            others = cols != col
+            x[col] = self.row_lower[row] - float(vals[others] @ x[cols[others]])
+        return x
 
     def decisions_from(self, x: np.ndarray) -> dict[Family, np.ndarray]:
         """Round a solver's column values to the five boolean ``(T, T)`` decision matrices."""
@@ -122,6 +150,8 @@ class _Builder:
         self.row_hi: list[float] = []
         self.energy_scale = OBJECTIVE_UNITS / max(problem.plain_energy_j, 1e-300)
         self.index: dict[Family, np.ndarray] = {}
+        self.free_cols: list[tuple[int, int, int, int]] = []
+        self.level_rows: list[tuple[int, int]] = []
 
     # --- columns -------------------------------------------------------------------------------
     def add_family(self, fam: Family, mask: np.ndarray, unit_cost: np.ndarray | None) -> None:
@@ -252,6 +282,7 @@ class _Builder:
         if h_terms == 0:
             return -1
         f = self.add_col(f"FREE[{t}][{self.p.graph.nodes[i].name}->{self.p.graph.nodes[k].name}]", 0, 1, integer=True)
+        self.free_cols.append((f, t, i, k))
         # 1 - FREE <= h   ->  h + FREE >= 1
         self.add_row([*terms, (f, 1.0)], 1.0 - const, np.inf)
         # h <= H (1 - FREE)  ->  h + H FREE <= H
@@ -286,6 +317,7 @@ class _Builder:
                 if c >= 0:
                     level_terms.append((c, m[i]))
             prev = self.add_col(f"U[{t}][{names[0].name}]", 0.0, budget, integer=False)
+            self.level_rows.append((prev, len(self.row_lo)))
             self.add_row([(prev, 1.0)] + [(c, -v) for c, v in level_terms], level_const, level_const)
             pending: list[tuple[int, float]] = []  # frees since prev, as (column, bytes)
             pending_const = 0.0
@@ -308,6 +340,7 @@ class _Builder:
                 else:
                     terms.append((rk, -m[k]))
                 cur = self.add_col(f"U[{t}][{names[k].name}]", 0.0, budget, integer=False)
+                self.level_rows.append((cur, len(self.row_lo)))
                 self.add_row([(cur, 1.0), *terms], const, const)
                 prev, pending, pending_const = cur, [], 0.0
 
@@ -351,6 +384,8 @@ class _Builder:
             objective_offset=offset,
             objective_scale=self.energy_scale,
             build_s=time.perf_counter() - started,
+            free_cols=tuple(self.free_cols),
+            level_rows=tuple(self.level_rows),
         )
 
 
