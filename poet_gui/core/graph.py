@@ -76,6 +76,20 @@ class TrainingGraph:
         return out
 
     @cached_property
+    def last_descendant(self) -> np.ndarray:
+        """``last_descendant[u]``: the latest stage whose node depends on ``u`` (``u`` for a sink).
+
+        A tensor can be needed up to that stage, not just up to its last direct consumer: a consumer
+        may be recomputed later still, to feed a node further down the graph.
+        """
+        out = np.arange(len(self.nodes))
+        for u in range(len(self.nodes) - 1, -1, -1):
+            for v in self.successors[u]:
+                out[u] = max(out[u], out[v])
+        out.setflags(write=False)
+        return out
+
+    @cached_property
     def forward_count(self) -> int:
         """How many nodes belong to the forward pass (loss included)."""
         return sum(not n.is_backward for n in self.nodes)

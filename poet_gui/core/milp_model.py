@@ -7,8 +7,9 @@ back-end turns these arrays into PuLP objects; the HiGHS back-end passes them st
 The model is *exactly* FORMULATION §4, but it creates no variable whose value is forced:
 
 - the stage frontier: ``R[t,t] = 1`` and everything at ``i >= t`` is a constant, not a column;
-- dominated variables: a tensor with no use at or after stage ``t`` is never worth keeping
-  (``SR``), storing (``SS``), paging (``IN``/``OUT``) or recomputing (sinks), so those are 0;
+- dominated variables: a tensor on which no node of stage ``t`` or later depends (directly or
+  through recomputed consumers) is never worth keeping (``SR``), storing (``SS``) or paging
+  (``IN``/``OUT``) from then on, and a sink is never worth recomputing, so those are 0;
 - ``FREE[t,(i,k)]`` is forced to 0 when ``R[t,j] = 1`` is a constant for a later consumer ``j``,
   and to 1 when every term of its linearisation is a constant 0;
 - ``U[t,k]`` exists only where RAM use can change (a possible compute or free).
@@ -91,7 +92,8 @@ class MilpModel:
 
         Decision columns come from ``d``; each ``FREE`` from its defining rule (FORMULATION §4.5); each
         ``U`` from its defining equality, in creation order (each refers only to earlier levels).
-        A schedule the simulator accepts satisfies every row, as its RAM trace is the ``U`` chain.
+        Schedules built with the MILP's accounting (the heuristics', the MILP's own) satisfy every row;
+        HiGHS checks a start and ignores one that does not.
         """
         x = np.zeros(self.num_cols)
         mats = {Family.COMPUTE: d.compute, Family.RESIDENT: d.resident, Family.STORED: d.stored,
@@ -127,6 +129,15 @@ class MilpModel:
         return out
 
 
+def _unit(plain: float, fallback: np.ndarray) -> float:
+    """The quantity scaled to the model's unit: the plain pass's, or for a graph whose plain pass
+    costs nothing (all 0-FLOP nodes) the largest paging cost, so scaling never divides by ~0."""
+    if plain > 0:
+        return plain
+    largest = float(np.max(fallback)) if len(fallback) else 0.0
+    return largest if largest > 0 else 1.0
+
+
 class _Builder:
     """Accumulates columns and rows; one helper method per constraint family keeps each readable."""
 
@@ -135,7 +146,7 @@ class _Builder:
         g = problem.graph
         self.n = len(g)
         self.succ = g.successors
-        self.last = np.asarray(g.last_use)
+        self.reach = np.asarray(g.last_descendant)
         self.m = np.asarray(problem.costs.ram_bytes, dtype=float)
         self.cost: list[np.ndarray] = []
         self.lower: list[np.ndarray] = []
@@ -148,7 +159,7 @@ class _Builder:
         self.rows_v: list[float] = []
         self.row_lo: list[float] = []
         self.row_hi: list[float] = []
-        self.energy_scale = OBJECTIVE_UNITS / max(problem.plain_energy_j, 1e-300)
+        self.energy_scale = OBJECTIVE_UNITS / _unit(problem.plain_energy_j, problem.costs.pagein_j)
         self.index: dict[Family, np.ndarray] = {}
         self.free_cols: list[tuple[int, int, int, int]] = []
         self.level_rows: list[tuple[int, int]] = []
@@ -197,23 +208,23 @@ class _Builder:
 
     # --- the model -----------------------------------------------------------------------------
     def build_columns(self) -> None:
-        n, last = self.n, self.last
+        n, reach = self.n, self.reach
         sw = self.p.switches
         t_idx, i_idx = np.indices((n, n))
         below = i_idx < t_idx
         has_succ = np.array([bool(s) for s in self.succ])
-        used_from_t = last[i_idx] >= t_idx  # i has a consumer at stage >= t
+        needed_from_t = reach[i_idx] >= t_idx  # a node of stage >= t depends on i
         costs = self.p.costs
         if sw.remat:
             self.add_family(Family.COMPUTE, below & has_succ[i_idx], np.asarray(costs.compute_j))
-        self.add_family(Family.RESIDENT, below & used_from_t, None)
+        self.add_family(Family.RESIDENT, below & needed_from_t, None)
         if sw.paging:
             # Storage is only useful from two stages after production (page out, then it is there)
-            # until one stage before the last use (a page-in lands in RAM a stage later).
-            store = (t_idx >= i_idx + 2) & (t_idx <= last[i_idx] - 1)
+            # until one stage before the last need (a page-in lands in RAM a stage later).
+            store = (t_idx >= i_idx + 2) & (t_idx <= reach[i_idx] - 1)
             self.add_family(Family.STORED, store, None)
             self.add_family(Family.PAGE_IN, store, np.asarray(costs.pagein_j))
-            self.add_family(Family.PAGE_OUT, below & (t_idx <= last[i_idx] - 2), np.asarray(costs.pageout_j))
+            self.add_family(Family.PAGE_OUT, below & (t_idx <= reach[i_idx] - 2), np.asarray(costs.pageout_j))
 
     def inputs_present(self) -> None:
         """``R[t,v] <= R[t,u] + SR[t,u]`` for every edge and every stage where ``v`` may run."""
@@ -254,9 +265,13 @@ class _Builder:
     def free_column(self, t: int, i: int, k: int) -> int | None:
         """``FREE[t,(i,k)]``: a column, ``None`` if it is constant 0, or -1 if it is constant 1.
 
-        ``h = (1 - R[t,k]) + SR[t+1,i] + sum R[t,j]`` over consumers ``j > k`` of ``i`` computed in
-        stage ``t``; ``FREE = 1`` exactly when ``h = 0``. Linearised with ``1 - FREE <= h <= H (1 - FREE)``
-        where ``H`` counts the terms that are not constant 0.
+        FORMULATION §4.5 sets ``FREE = 1`` exactly when ``h = (1 - R[t,k]) + SR[t+1,i] + sum R[t,j]``
+        (consumers ``j > k`` of ``i`` computed in stage ``t``) is 0, via ``1 - FREE <= h <= H (1 - FREE)``.
+        Here ``FREE`` is the AND of the negated terms written the tight way: ``FREE <= R[t,k]``,
+        ``FREE + SR[t+1,i] <= 1``, ``FREE + R[t,j] <= 1``, with ``FREE`` continuous in [0, 1]. The
+        lower side (freeing is compulsory) is left out: a free only lowers RAM use, so an optimum never
+        gains by skipping one, and the schedule frees by the rule anyway. Same optimum, a much tighter
+        LP relaxation, and no integer variable per edge and stage.
         """
         n = self.n
         if k < t and t in self.succ[i]:
@@ -264,29 +279,25 @@ class _Builder:
         rk = self.col(Family.COMPUTE, t, k) if k < t else None
         if k < t and rk < 0:
             return None  # k does not run in stage t
-        terms: list[tuple[int, float]] = []
-        const = 0.0
-        if rk is not None:
-            terms.append((rk, -1.0))
-            const += 1.0
+        blockers: list[int] = []  # columns that, when 1, forbid the free
         if t + 1 < n:
             c = self.col(Family.RESIDENT, t + 1, i)
             if c >= 0:
-                terms.append((c, 1.0))
+                blockers.append(c)
         for j in self.succ[i]:
             if k < j < t:
                 c = self.col(Family.COMPUTE, t, j)
                 if c >= 0:
-                    terms.append((c, 1.0))
-        h_terms = len(terms)
-        if h_terms == 0:
+                    blockers.append(c)
+        if rk is None and not blockers:
             return -1
-        f = self.add_col(f"FREE[{t}][{self.p.graph.nodes[i].name}->{self.p.graph.nodes[k].name}]", 0, 1, integer=True)
+        names = self.p.graph.nodes
+        f = self.add_col(f"FREE[{t}][{names[i].name}->{names[k].name}]", 0.0, 1.0, integer=False)
         self.free_cols.append((f, t, i, k))
-        # 1 - FREE <= h   ->  h + FREE >= 1
-        self.add_row([*terms, (f, 1.0)], 1.0 - const, np.inf)
-        # h <= H (1 - FREE)  ->  h + H FREE <= H
-        self.add_row([*terms, (f, float(h_terms))], -np.inf, h_terms - const)
+        if rk is not None:
+            self.add_row([(f, 1.0), (rk, -1.0)], -np.inf, 0.0)
+        for c in blockers:
+            self.add_row([(f, 1.0), (c, 1.0)], -np.inf, 1.0)
         return f
 
     def memory(self) -> None:
@@ -347,7 +358,7 @@ class _Builder:
     def runtime(self) -> None:
         """Total compute time (plus paging time, if switched on) within the runtime budget."""
         p = self.p
-        scale = RUNTIME_UNITS / max(p.plain_runtime_s, 1e-300)
+        scale = RUNTIME_UNITS / _unit(p.plain_runtime_s, p.costs.pagein_s)
         terms: list[tuple[int, float]] = []
         per_family = [(Family.COMPUTE, p.costs.runtime_s)]
         if p.switches.count_paging_time:

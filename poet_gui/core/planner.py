@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from poet_gui.core.errors import ScheduleError
+from poet_gui.core.errors import ScheduleError, SolveCancelled
+from poet_gui.core.heuristics import best_heuristic_plan
 from poet_gui.core.milp import ProgressCallback, SolverOptions, solve_milp
 from poet_gui.core.plan import Plan, SolveStatus
 from poet_gui.core.problem import Problem
@@ -92,11 +93,41 @@ def plan_problem(
             message="the plain schedule fits the budgets, so it is optimal",
         )
         return VerifiedPlan(plan, verify(plan), ref)
-    plan = solve_milp(problem, options, cancel=cancel, on_progress=on_progress)
+    try:
+        quick = best_heuristic_plan(problem, cancel=cancel)
+    except SolveCancelled:
+        plan = Plan(problem, SolveStatus.CANCELLED, f"milp-{options.solver.value}", None,
+                    solve_s=time.perf_counter() - started, message="cancelled")  # fmt: skip
+        return VerifiedPlan(plan, None, ref)
+    quick_result = None if quick is None else VerifiedPlan(quick, verify(quick), ref)
+    if quick_result is not None and on_interim is not None:
+        on_interim(quick_result)
+    plan = solve_milp(
+        problem, options, cancel=cancel, on_progress=on_progress, start=None if quick is None else quick.decisions
+    )
     if plan.status is SolveStatus.INFEASIBLE:
+        if quick_result is not None:  # the solver contradicts a schedule the simulator accepted
+            return _fallback(quick_result, plan, "the solver reported no schedule, but this verified one exists")
         plan = replace(plan, message=_infeasible_message(problem, ref))
+    elif plan.decisions is None and quick_result is not None:
+        return _fallback(quick_result, plan, f"the solver found no better plan in time ({plan.status.value})")
+    elif quick is not None and quick_result is not None and (plan.energy_j or 0.0) > (quick.energy_j or 0.0):
+        # HiGHS may drop a start it judges infeasible within its tolerances; never show a worse plan.
+        return _fallback(quick_result, plan, "the heuristic plan beats the solver's incumbent")
     sim = verify(plan) if plan.decisions is not None else None
     return VerifiedPlan(plan, sim, ref)
+
+
+def _fallback(quick: VerifiedPlan, solver_plan: Plan, why: str) -> VerifiedPlan:
+    """Keep the heuristic plan, with the solver's proven bound (if any) so its gap is still honest."""
+    plan = replace(
+        quick.plan,
+        status=SolveStatus.FEASIBLE,
+        bound_j=solver_plan.bound_j,
+        solve_s=solver_plan.solve_s,
+        message=f"{quick.plan.strategy} heuristic plan: {why}",
+    )
+    return VerifiedPlan(plan, quick.sim, quick.reference)
 
 
 def _plain_fits(problem: Problem, ref: ReferencePoints) -> bool:

@@ -1,0 +1,81 @@
+"""Heuristic strategies: valid plans in milliseconds, for graphs too big for the MILP or as a first
+answer while it runs.
+
+- ``keep_all``: the plain schedule; the answer (at plain energy, the floor) whenever it fits.
+- ``page_after_use``: pages the largest tensors that wait between uses; needs paging.
+- ``checkpoint_segments``: Chen et al.'s every-k-th checkpointing; needs recomputation.
+- ``greedy``: evicts, at the fullest stage, whatever frees bytes for the fewest joules, by paging or
+  recomputation; usually the cheapest of the four.
+
+Every strategy is ``solve(problem, *, cancel=None, on_progress=None) -> Plan`` and is registered in
+:data:`STRATEGIES`. A plan with a schedule has status FEASIBLE (never OPTIMAL: a heuristic proves no
+bound, so ``bound_j`` is None), ``energy_j`` recomputed from its decisions, and has been replayed by the
+simulator within both budgets. Its RAM is also within the MILP's accounting (FORMULATION §4.5), which
+counts a tensor waiting to be paged out for its whole stage where the simulator frees it at once.
+
+A strategy that finds no such schedule returns a plan with status INFEASIBLE, no decisions and the
+message ``"<strategy> found no schedule within the budgets: <why>"``. **INFEASIBLE from a heuristic
+means "this heuristic found none"**, not that none exists: only the MILP proves that. A set ``cancel``
+event makes a strategy (and :func:`best_heuristic_plan`) raise :class:`~poet_gui.core.errors.SolveCancelled`;
+``on_progress`` receives a :class:`~poet_gui.core.milp.Progress` with the plan's energy once one is found.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Protocol
+
+from poet_gui.core.heuristics import checkpoint_segments, greedy, keep_all, page_after_use
+from poet_gui.core.heuristics._build import check_cancel
+from poet_gui.core.milp import ProgressCallback
+from poet_gui.core.plan import Plan
+from poet_gui.core.problem import Problem
+
+
+class Strategy(StrEnum):
+    """The heuristic strategies; each value is the ``strategy`` name its plans carry."""
+
+    KEEP_ALL = "keep_all"
+    PAGE_AFTER_USE = "page_after_use"
+    CHECKPOINT_SEGMENTS = "checkpoint_segments"
+    GREEDY = "greedy"
+
+
+class SolveFunction(Protocol):
+    """The one signature every strategy has (STYLE §3)."""
+
+    def __call__(
+        self,
+        problem: Problem,
+        *,
+        cancel: threading.Event | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Plan: ...
+
+
+STRATEGIES: Mapping[Strategy, SolveFunction] = MappingProxyType(
+    {
+        Strategy.KEEP_ALL: keep_all.solve,
+        Strategy.PAGE_AFTER_USE: page_after_use.solve,
+        Strategy.CHECKPOINT_SEGMENTS: checkpoint_segments.solve,
+        Strategy.GREEDY: greedy.solve,
+    }
+)
+
+
+def best_heuristic_plan(problem: Problem, *, cancel: threading.Event | None = None) -> Plan | None:
+    """The cheapest valid plan of all strategies (``energy_j`` set), or None if none found one.
+
+    ``cancel`` is checked before each strategy (and inside them); once set, this raises
+    :class:`~poet_gui.core.errors.SolveCancelled`.
+    """
+    best: Plan | None = None
+    for strategy, solve in STRATEGIES.items():
+        check_cancel(cancel, strategy.value)
+        plan = solve(problem, cancel=cancel)
+        if plan.decisions is not None and (best is None or plan.energy_j < best.energy_j):
+            best = plan
+    return best
