@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
         self._job = job
         self._solve_started = time.perf_counter()
         self._ticker.start()
-        self._runner.start(job)
+        self._runner.start(job, (job.finished, job.failed, job.cancelled))
         self.state.update(phase=SolvePhase.SOLVING, progress=None, message="")
 
     @Slot()

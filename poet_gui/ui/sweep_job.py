@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from poet_gui.core.errors import PoetError
 from poet_gui.core.milp import SolverOptions
@@ -13,6 +13,7 @@ from poet_gui.core.problem import make_problem
 from poet_gui.core.solve_process import Failed, Finished, SolveProcess
 from poet_gui.core.sweep import SweepPoint, budget_grid
 from poet_gui.ui.state import Session
+from poet_gui.ui.workers import JobRunner
 
 #: Points per runtime factor and the time each may take: the sweep is a sketch of the trade-off,
 #: the main solve gives the exact answer for the chosen budgets.
@@ -76,45 +77,24 @@ class SweepRunner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._job: SweepJob | None = None
-        self._threads: dict[QThread, SweepJob] = {}
+        self._runner = JobRunner(self)
         self._points: list[SweepPoint] = []
 
     def start(self, session: Session) -> None:
-        self.cancel()
         self._points = []
         self.points_changed.emit(())
         job = SweepJob(session)
-        thread = QThread(self)
-        job.moveToThread(thread)
-        thread.started.connect(job.run)
-        job.done.connect(thread.quit)
-        job.done.connect(lambda j=job: self.finished.emit() if j is self._job else None)
+        job.done.connect(lambda j=job: self.finished.emit() if j is self._runner.current else None)
         job.point_done.connect(lambda p, j=job: self._on_point(j, p))
-        thread.finished.connect(lambda t=thread: self._on_thread_finished(t))
-        self._threads[thread] = job
-        self._job = job
-        thread.start()
+        self._runner.start(job, (job.done,))
 
     def cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-            self._job = None
+        self._runner.cancel()
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
-        self.cancel()
-        for thread, job in list(self._threads.items()):
-            job.cancel()
-            thread.quit()
-            thread.wait(timeout_ms)
+        self._runner.shutdown(timeout_ms)
 
     def _on_point(self, job: SweepJob, point: SweepPoint) -> None:
-        if job is self._job:
+        if job is self._runner.current:
             self._points.append(point)
             self.points_changed.emit(tuple(self._points))
-
-    def _on_thread_finished(self, thread: QThread) -> None:
-        job = self._threads.pop(thread, None)
-        if job is not None:
-            job.deleteLater()
-        thread.deleteLater()

@@ -8,8 +8,9 @@ cancel kills the child's whole process group, so no solver is ever left running.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
 
 from poet_gui.core.milp import SolverOptions
 from poet_gui.core.problem import Problem
@@ -67,27 +68,28 @@ class SolveJob(QObject):
 
 
 class JobRunner(QObject):
-    """Owns at most one :class:`SolveJob` and its thread; starting a new job cancels the old one.
+    """Owns at most one current job and its thread; starting a new job cancels the old one.
 
-    Old jobs finish (are killed) in the background and are dropped when their thread ends, so the
-    GUI never waits for a solver; :meth:`shutdown` waits for all of them, for a clean exit.
+    A job is a QObject with a ``run`` slot and a thread-safe ``cancel()``; its ``end_signals`` stop
+    its thread. Old jobs finish (are killed) in the background and are dropped when their thread
+    ends, so the GUI never waits for a solver; :meth:`shutdown` waits for all of them, for a clean exit.
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._current: SolveJob | None = None
-        self._threads: dict[QThread, SolveJob] = {}
+        self._current: QObject | None = None
+        self._threads: dict[QThread, QObject] = {}
 
     @property
-    def current(self) -> SolveJob | None:
+    def current(self) -> QObject | None:
         return self._current
 
-    def start(self, job: SolveJob) -> None:
+    def start(self, job: QObject, end_signals: Sequence[SignalInstance]) -> None:
         self.cancel()
         thread = QThread(self)
         job.moveToThread(thread)
         thread.started.connect(job.run)
-        for end in (job.finished, job.failed, job.cancelled):
+        for end in end_signals:
             end.connect(thread.quit)
         thread.finished.connect(lambda t=thread: self._on_thread_finished(t))
         self._threads[thread] = job
@@ -98,9 +100,6 @@ class JobRunner(QObject):
         if self._current is not None:
             self._current.cancel()
             self._current = None
-
-    def is_running(self) -> bool:
-        return self._current is not None
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Cancel everything and wait for every worker thread (and so every child process) to end."""

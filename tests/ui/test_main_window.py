@@ -76,8 +76,17 @@ def test_changing_model_profile_and_sliders_resolves(qtbot, window):
 
     window.budget_panel._ram_slider.setValue(700)
     window.budget_panel._rt_spin.setValue(2.0)
-    qtbot.waitUntil(lambda: window.state.session.phase is SolvePhase.SOLVING, timeout=2_000)
-    wait_done(qtbot, window)
+
+    def solved_for_new_budgets() -> bool:
+        s = window.state.session
+        return (
+            s.phase is SolvePhase.DONE
+            and s.result is not None
+            and s.result.plan.problem.runtime_factor == 2.0
+            and s.result.plan.problem.ram_budget_bytes == s.ram_budget_bytes
+        )
+
+    qtbot.waitUntil(solved_for_new_budgets, timeout=SOLVE_TIMEOUT_MS)
     s = window.state.session
     assert s.runtime_factor == 2.0
     assert s.result.plan.problem.ram_budget_bytes == s.ram_budget_bytes
