@@ -1,18 +1,22 @@
-"""Command-line interface over the core: ``solve``, ``models``, ``profiles``.
+"""Command-line interface over the core: ``solve``, ``verify``, ``sweep``, ``models``, ``profiles``.
 
-Exit codes: 0 a plan was found (optimal or feasible), 1 no plan (infeasible, no plan in time,
-cancelled), 2 bad input (unknown names, malformed files, bad budgets). Every error is one line on
-stderr, never a traceback; with ``--json`` stdout holds exactly one JSON object, also for "no plan".
+Exit codes: 0 a plan was found (optimal or feasible) or a sweep finished, 1 no plan (infeasible, no
+plan in time, cancelled), 2 bad input (unknown names, malformed or altered files, bad budgets), 130
+interrupted. Every error is one line on stderr, never a traceback; with ``--json`` stdout holds exactly
+one JSON object, also for "no plan".
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from poet_gui import __version__
 from poet_gui.core.errors import PoetError
@@ -20,15 +24,18 @@ from poet_gui.core.graph import TrainingGraph
 from poet_gui.core.graph_io import load_graph_file
 from poet_gui.core.milp import Solver, SolverOptions
 from poet_gui.core.plan import SolveStatus
+from poet_gui.core.plan_io import VERSION, PlanFile, read_plan, save_plan
 from poet_gui.core.planner import VerifiedPlan, plan_problem
 from poet_gui.core.problem import Switches, make_problem
-from poet_gui.core.profiles import list_profiles, load_profile
-from poet_gui.core.reference_points import reference_points
+from poet_gui.core.profiles import DeviceProfile, list_profiles, load_profile
+from poet_gui.core.reference_points import ReferencePoints, reference_points
+from poet_gui.core.schedule_export import write_operations_csv
+from poet_gui.core.sweep import SweepPoint, budget_grid, solve_points, write_sweep_csv
 from poet_gui.core.units import format_bytes, format_energy, format_seconds, parse_bytes
 from poet_gui.core.zoo import build_model, list_models
 
-EXIT_PLAN, EXIT_NO_PLAN, EXIT_BAD_INPUT = 0, 1, 2
-SUBCOMMANDS = ("solve", "models", "profiles")
+EXIT_PLAN, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+SUBCOMMANDS = ("solve", "verify", "sweep", "models", "profiles")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,19 +65,61 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _positive_floats(text: str) -> tuple[float, ...]:
+    """A comma-separated list of factors, ascending and without repeats."""
+    return tuple(sorted({_positive_float(part.strip()) for part in text.split(",") if part.strip()}))
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--model", help="a zoo model (see `models`)")
+    model.add_argument("--graph", type=Path, help="a graph file in the reference JSON format")
+    parser.add_argument("--batch-size", type=_positive_int, help="zoo models: batch size (default 1)")
+    parser.add_argument("--resolution", type=_positive_int, help="zoo image models: input side in pixels")
+    parser.add_argument("--seq-len", type=_positive_int, help="zoo transformer/bert: sequence length")
+    parser.add_argument("--profile", required=True, help="a profile key (see `profiles`) or a .toml file")
+
+
+def _add_switch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-paging", action="store_true", help="never page tensors to storage")
+    parser.add_argument("--no-remat", action="store_true", help="never recompute tensors")
+    parser.add_argument(
+        "--count-paging-time",
+        action="store_true",
+        help="charge paging time to the runtime budget (the reference does not)",
+    )
+    parser.add_argument(
+        "--budget-includes-params",
+        action="store_true",
+        help="the RAM budget is the whole device RAM, parameters included",
+    )
+
+
+def _add_solver_arguments(parser: argparse.ArgumentParser, *, per: str) -> None:
+    parser.add_argument("--solver", choices=[s.value for s in Solver], default=Solver.HIGHS.value)
+    parser.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=60.0,
+        metavar="S",
+        help=f"solver time limit in seconds{per} (default 60)",
+    )
+    parser.add_argument(
+        "--gap",
+        type=_positive_float,
+        default=1e-8,
+        help="relative optimality gap at which the solver stops (default 1e-8)",
+    )
+    parser.add_argument("--threads", type=_positive_int, default=1, help=f"solver threads{per} (default 1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="poet", description="POET Studio: plan energy-minimal on-device training.")
     parser.add_argument("--version", action="version", version=f"POET Studio {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     solve = sub.add_parser("solve", help="plan one model on one device under RAM and runtime budgets")
-    model = solve.add_mutually_exclusive_group(required=True)
-    model.add_argument("--model", help="a zoo model (see `models`)")
-    model.add_argument("--graph", type=Path, help="a graph file in the reference JSON format")
-    solve.add_argument("--batch-size", type=_positive_int, help="zoo models: batch size (default 1)")
-    solve.add_argument("--resolution", type=_positive_int, help="zoo image models: input side in pixels")
-    solve.add_argument("--seq-len", type=_positive_int, help="zoo transformer/bert: sequence length")
-    solve.add_argument("--profile", required=True, help="a profile key (see `profiles`) or a .toml file")
+    _add_model_arguments(solve)
     solve.add_argument(
         "--ram-budget",
         required=True,
@@ -84,35 +133,49 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FACTOR",
         help="runtime budget as a multiple of one plain forward+backward pass (1.0 = no overhead)",
     )
-    solve.add_argument("--no-paging", action="store_true", help="never page tensors to storage")
-    solve.add_argument("--no-remat", action="store_true", help="never recompute tensors")
-    solve.add_argument(
-        "--count-paging-time",
-        action="store_true",
-        help="charge paging time to the runtime budget (the reference does not)",
-    )
-    solve.add_argument(
-        "--budget-includes-params",
-        action="store_true",
-        help="the RAM budget is the whole device RAM, parameters included",
-    )
-    solve.add_argument("--solver", choices=[s.value for s in Solver], default=Solver.HIGHS.value)
-    solve.add_argument(
-        "--time-limit",
-        type=_positive_float,
-        default=60.0,
-        metavar="S",
-        help="solver time limit in seconds (default 60)",
-    )
-    solve.add_argument(
-        "--gap",
-        type=_positive_float,
-        default=1e-8,
-        help="relative optimality gap at which the solver stops (default 1e-8)",
-    )
-    solve.add_argument("--threads", type=_positive_int, default=1, help="solver threads (default 1)")
+    _add_switch_arguments(solve)
+    _add_solver_arguments(solve, per="")
     solve.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     solve.add_argument("--schedule", action="store_true", help="also print the operation list")
+    solve.add_argument("--out", type=Path, metavar="FILE", help="save the plan file (docs/plan-format.md)")
+    solve.add_argument("--csv", type=Path, metavar="FILE", help="save the operation list as CSV")
+
+    verify = sub.add_parser("verify", help="re-check a plan file with the simulator")
+    verify.add_argument("plan", type=Path, help="a plan file written by `solve --out` or the app")
+    verify.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+
+    sweep = sub.add_parser("sweep", help="solve a grid of RAM budgets and runtime factors; write the trade-off")
+    _add_model_arguments(sweep)
+    grid = sweep.add_mutually_exclusive_group(required=True)
+    grid.add_argument(
+        "--budgets",
+        metavar="LIST",
+        help="comma-separated RAM budgets, each as for solve --ram-budget (30%%,50%%,100%% or 4000,6KiB)",
+    )
+    grid.add_argument(
+        "--points",
+        type=_positive_int,
+        metavar="N",
+        help="N budgets spaced geometrically from the least RAM any plan needs to the plain peak",
+    )
+    sweep.add_argument(
+        "--runtime-factors",
+        type=_positive_floats,
+        default=(1.2, 1.5),
+        metavar="LIST",
+        help="comma-separated runtime budgets, multiples of one plain pass (default 1.2,1.5)",
+    )
+    _add_switch_arguments(sweep)
+    _add_solver_arguments(sweep, per=" per point")
+    sweep.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="points solved in parallel, one worker process each (default: the number of CPUs)",
+    )
+    sweep.add_argument("--csv", type=Path, required=True, metavar="FILE", help="the trade-off table to write")
+    sweep.add_argument("--png", type=Path, metavar="FILE", help="also plot energy against RAM budget as a PNG")
 
     sub.add_parser("models", help="list the built-in models with their size")
     profiles = sub.add_parser("profiles", help="list the device profiles with their figures")
@@ -126,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "solve":
             return _solve(args)
+        if args.command == "verify":
+            return _verify(args)
+        if args.command == "sweep":
+            return _sweep(args)
         if args.command == "models":
             return _models()
         return _profiles(args.dir)
@@ -134,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("poet: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _load_graph(args: argparse.Namespace) -> TrainingGraph:
@@ -147,33 +214,221 @@ def _load_graph(args: argparse.Namespace) -> TrainingGraph:
     return build_model(args.model, **params)
 
 
-def _solve(args: argparse.Namespace) -> int:
-    graph = _load_graph(args)
-    profile = load_profile(args.profile)
-    switches = Switches(
+def _switches(args: argparse.Namespace) -> Switches:
+    return Switches(
         paging=not args.no_paging,
         remat=not args.no_remat,
         count_paging_time=args.count_paging_time,
         budget_includes_params=args.budget_includes_params,
     )
+
+
+def _options(args: argparse.Namespace) -> SolverOptions:
+    return SolverOptions(
+        solver=Solver(args.solver), time_limit_s=args.time_limit, rel_gap=args.gap, threads=args.threads
+    )
+
+
+def _reference(graph: TrainingGraph, profile: DeviceProfile, switches: Switches) -> ReferencePoints:
+    """The problem's reference points: they do not depend on the budgets, so any budget will do."""
+    probe = make_problem(graph, profile, ram_budget_bytes=1, runtime_factor=1.0, switches=switches)
+    return reference_points(probe)
+
+
+def _check_outputs(*options: tuple[str, Path | None]) -> None:
+    """Refuse an output whose directory is missing before solving, not after minutes of work."""
+    for option, path in options:
+        if path is not None and not path.parent.is_dir():
+            raise PoetError(f"{path}: cannot write ({option}): directory {path.parent} does not exist")
+
+
+def _solve(args: argparse.Namespace) -> int:
+    _check_outputs(("--out", args.out), ("--csv", args.csv))
+    graph = _load_graph(args)
+    profile = load_profile(args.profile)
+    switches = _switches(args)
     # A budget given as "50%" is relative to the plain peak, which does not depend on the budget.
-    probe = make_problem(graph, profile, ram_budget_bytes=1, runtime_factor=args.runtime_budget, switches=switches)
-    plain_peak = reference_points(probe).plain_peak_ram_bytes
+    plain_peak = _reference(graph, profile, switches).plain_peak_ram_bytes
     budget = parse_bytes(args.ram_budget, what="--ram-budget", percent_of=plain_peak)
     problem = make_problem(
         graph, profile, ram_budget_bytes=budget, runtime_factor=args.runtime_budget, switches=switches
     )
-    options = SolverOptions(
-        solver=Solver(args.solver), time_limit_s=args.time_limit, rel_gap=args.gap, threads=args.threads
-    )
+    options = _options(args)
     result = plan_problem(problem, options)
+    saved = []
+    if args.out is not None:
+        save_plan(result, args.out, options=options)
+        saved.append(f"saved    plan file {args.out}")
+    if args.csv is not None:
+        if result.sim is None:
+            print(f"poet: no operation list written to {args.csv}: {result.plan.status.value}", file=sys.stderr)
+        else:
+            write_operations_csv(result, args.csv)
+            saved.append(f"saved    operation list {args.csv}")
     if args.json:
         print(json.dumps(summary_dict(result)))
     else:
-        print(_summary_text(result))
+        print("\n".join([_summary_text(result), *saved]))
         if args.schedule and result.sim is not None:
             print(_schedule_text(result))
     return EXIT_PLAN if result.plan.has_schedule else EXIT_NO_PLAN
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """Exit 0 for a plan file that checks out, 1 for a valid file that records "no plan", and 2 (via
+    the PoetError handler) for one that is malformed or was altered."""
+    plan_file = read_plan(args.plan)
+    result = plan_file.result
+    if args.json:
+        header = {"file": str(args.plan), "format_version": VERSION, "created_by": plan_file.created_by}
+        print(json.dumps(header | summary_dict(result)))
+    else:
+        print(_verify_text(args.plan, plan_file))
+    return EXIT_PLAN if result.plan.has_schedule else EXIT_NO_PLAN
+
+
+def _verify_text(path: Path, plan_file: PlanFile) -> str:
+    result = plan_file.result
+    head = (
+        f"{path}: a valid plan file (format version {VERSION}, written by {plan_file.created_by}); "
+        "its graph matches the SHA-256 it states"
+    )
+    if result.sim is None:
+        head += f", and it records no plan ({result.plan.status.value})."
+    else:
+        head += (
+            f", and the simulator replayed its {len(result.sim.operations)} operations within the budgets "
+            "and confirms every figure it states."
+        )
+    return f"{head}\n\n{_summary_text(result)}"
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """Solve the grid in parallel, rewriting the CSV after every finished point so that an
+    interrupted sweep (Ctrl-C: exit 130) keeps every row it finished."""
+    _check_outputs(("--csv", args.csv), ("--png", args.png))
+    graph = _load_graph(args)
+    profile = load_profile(args.profile)
+    switches = _switches(args)
+    ref = _reference(graph, profile, switches)
+    budgets = _sweep_budgets(args, ref, switches)
+    problems = [
+        make_problem(graph, profile, ram_budget_bytes=b, runtime_factor=f, switches=switches)
+        for f in args.runtime_factors
+        for b in budgets
+    ]
+    points: list[SweepPoint] = []
+    progress = SweepProgress(len(problems), sys.stderr)
+
+    def record(point: SweepPoint) -> None:
+        points.append(point)
+        write_sweep_csv(points, args.csv)
+        progress.point_done(point)
+
+    try:
+        with progress:
+            solve_points(problems, _options(args), jobs=args.jobs, on_point=record)
+    except KeyboardInterrupt:
+        write_sweep_csv(points, args.csv)
+        print(f"interrupted: {len(points)} of {len(problems)} points written to {args.csv}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    optimal = sum(p.status == SolveStatus.OPTIMAL for p in points)
+    feasible = sum(p.status == SolveStatus.FEASIBLE for p in points)
+    lines = [
+        f"{graph.name} on {profile.key}: {len(points)} points ({_count(len(budgets), 'RAM budget')} x "
+        f"{_count(len(args.runtime_factors), 'runtime factor')}): {optimal} optimal, {feasible} feasible, "
+        f"{len(points) - optimal - feasible} without a plan; {progress.elapsed_s:.1f} s",
+        f"saved    trade-off table {args.csv}",
+    ]
+    if args.png is not None:
+        # Imported here: matplotlib takes a noticeable time to load, and only --png needs it.
+        from poet_gui.core.sweep_plot import write_sweep_png
+
+        write_sweep_png(
+            points,
+            args.png,
+            title=f"{graph.name} on {profile.name}",
+            subtitle=_sweep_subtitle(switches, _options(args)),
+            reference=ref,
+        )
+        lines.append(f"saved    plot {args.png}")
+    print("\n".join(lines))
+    return EXIT_PLAN
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _sweep_budgets(args: argparse.Namespace, ref: ReferencePoints, switches: Switches) -> tuple[float, ...]:
+    """The RAM budgets of the grid, ascending: ``--budgets`` parsed as ``solve --ram-budget`` (a
+    percentage is of the plain peak) and rounded down to whole bytes, or ``--points`` spread over the
+    range where the answer changes (shifted by the parameters' bytes when the budget includes them)."""
+    if args.points is not None:
+        offset = ref.param_bytes if switches.budget_includes_params else 0.0
+        return tuple(b + offset for b in budget_grid(ref, args.points))
+    parts = [part.strip() for part in args.budgets.split(",") if part.strip()]
+    if not parts:
+        raise PoetError(f"--budgets: no budget given in {args.budgets!r}; write e.g. 30%,50%,100% or 4000,6KiB")
+    # "30%" of a peak is rarely whole; a fraction of a byte is no budget anyone has, and 2224 reads better.
+    peak = ref.plain_peak_ram_bytes
+    return tuple(sorted({float(math.floor(parse_bytes(p, what="--budgets", percent_of=peak))) for p in parts}))
+
+
+_SOLVER_NAMES = {Solver.HIGHS: "HiGHS", Solver.CBC: "CBC"}
+
+
+def _sweep_subtitle(switches: Switches, options: SolverOptions) -> str:
+    allowed = [name for name, on in (("paging", switches.paging), ("recomputation", switches.remat)) if on]
+    budget = "whole RAM incl. parameters" if switches.budget_includes_params else "RAM budget for activations"
+    return (
+        f"{' and '.join(allowed) or 'no paging, no recomputation'}; {budget}; "
+        f"{_SOLVER_NAMES[options.solver]}, time limit {options.time_limit_s:g} s per point"
+    )
+
+
+class SweepProgress:
+    """A sweep's progress on stderr: a bar redrawn in place on a terminal; elsewhere (a log file, CI)
+    one line per finished point, because carriage returns garble a log."""
+
+    _WIDTH = 30
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self._total, self._stream = total, stream
+        self._is_tty = stream.isatty()
+        self._done = 0
+        self._started = time.monotonic()
+        if self._is_tty:  # an empty bar at once: the first point may take a while
+            self._draw("")
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self._started
+
+    def point_done(self, point: SweepPoint) -> None:
+        self._done += 1
+        energy = "" if point.energy_j is None else f", {format_energy(point.energy_j)}"
+        last = f"RAM {format_bytes(point.ram_budget_bytes)} x {point.runtime_factor:g}: {point.status}{energy}"
+        if self._is_tty:
+            self._draw(f"  (last: {last})")
+        else:
+            self._stream.write(f"sweep: {self._done}/{self._total} {last} ({self.elapsed_s:.1f} s)\n")
+            self._stream.flush()
+
+    def _draw(self, note: str) -> None:
+        filled = self._WIDTH * self._done // self._total
+        bar = "#" * filled + "." * (self._WIDTH - filled)
+        self._stream.write(f"\rsweep [{bar}] {self._done}/{self._total} points, {self.elapsed_s:.0f} s{note}\x1b[K")
+        self._stream.flush()
+
+    def __enter__(self) -> SweepProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """End the bar's line however the sweep ends, so what follows starts on a fresh one."""
+        if self._is_tty:
+            self._stream.write("\n")
+            self._stream.flush()
 
 
 def summary_dict(result: VerifiedPlan) -> dict[str, object]:

@@ -1,18 +1,34 @@
 """The energy/RAM trade-off: the same problem solved across a grid of budgets.
 
 Shared by the app's trade-off plot and the command line, so both show the same data. Points are
-solved independently; each carries its own honest status.
+solved independently; each carries its own honest status. :func:`solve_points` solves them in
+parallel worker processes and :func:`write_sweep_csv` records them, one row per point.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+import multiprocessing as mp
+import signal
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from poet_gui.core.planner import VerifiedPlan
+from poet_gui.core.atomic import write_text_atomic
+from poet_gui.core.errors import SolveError
+from poet_gui.core.milp import SolverOptions
+from poet_gui.core.planner import VerifiedPlan, plan_problem
+from poet_gui.core.problem import Problem
 from poet_gui.core.reference_points import ReferencePoints
+
+#: Columns of the sweep CSV, in SI units; empty cells mean "no plan" (or no known gap).
+CSV_COLUMNS = ("ram_budget_bytes", "runtime_factor", "status", "energy_j", "runtime_s", "peak_ram_bytes", "gap")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +66,102 @@ def budget_grid(ref: ReferencePoints, count: int, *, top_fraction: float = 1.0) 
         return (float(math.ceil(hi)),)
     values = np.unique(np.ceil(np.geomspace(lo, hi, count)))
     return tuple(float(v) for v in values)
+
+
+def solve_point(problem: Problem, options: SolverOptions) -> SweepPoint:
+    """Solve and verify one point (in a worker process): only the small point travels back."""
+    return SweepPoint.of(plan_problem(problem, options))
+
+
+def solve_points(
+    problems: Sequence[Problem],
+    options: SolverOptions,
+    *,
+    jobs: int,
+    on_point: Callable[[SweepPoint], None],
+) -> tuple[SweepPoint, ...]:
+    """Solve every problem in ``jobs`` worker processes; ``on_point`` gets each point as it finishes.
+
+    Points come back in the order they finish. If anything interrupts the sweep (a Ctrl-C arrives
+    here as :class:`KeyboardInterrupt`, or ``on_point`` raises), pending points are cancelled and every
+    worker is terminated before the exception propagates, so no solver keeps running unseen; the
+    points already passed to ``on_point`` are the caller's to keep. Workers ignore SIGINT themselves:
+    a Ctrl-C in a terminal reaches the whole process group, and only this process decides what stops.
+    forkserver: workers fork from a clean single-threaded server, safe beside the app's Qt threads.
+    """
+    executor = ProcessPoolExecutor(
+        max_workers=max(1, min(jobs, len(problems))),
+        mp_context=mp.get_context("forkserver"),
+        initializer=_ignore_sigint,
+    )
+    points: list[SweepPoint] = []
+    try:
+        futures = [executor.submit(solve_point, problem, options) for problem in problems]
+        for future in as_completed(futures):
+            point = future.result()
+            points.append(point)
+            on_point(point)
+    except BrokenProcessPool as exc:
+        _terminate(executor)
+        raise SolveError(f"a solver worker process died unexpectedly (out of memory?): {exc}") from exc
+    except BaseException:
+        _terminate(executor)
+        raise
+    executor.shutdown()
+    return tuple(points)
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _terminate(executor: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers now, waiting until each one is gone.
+
+    ``ProcessPoolExecutor`` on Python 3.11 has no public way to stop a running task (3.14 adds
+    ``terminate_workers``), and a MILP can run for minutes, so the workers are terminated directly.
+    """
+    processes = list((executor._processes or {}).values())
+    for process in processes:
+        process.terminate()
+    executor.shutdown(wait=True, cancel_futures=True)
+    for process in processes:
+        process.join()
+
+
+def sorted_points(points: Iterable[SweepPoint]) -> list[SweepPoint]:
+    """Points by runtime factor, then RAM budget: the order of the CSV and of each plotted line."""
+    return sorted(points, key=lambda p: (p.runtime_factor, p.ram_budget_bytes))
+
+
+def sweep_csv(points: Iterable[SweepPoint]) -> str:
+    """The CSV text of ``points`` (see :data:`CSV_COLUMNS`), sorted by factor then budget.
+
+    Numbers are written exactly (``repr``), whole numbers without a fraction; a point without a plan
+    has empty figure cells, so a spreadsheet reads them as missing rather than as zero.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for p in sorted_points(points):
+        writer.writerow(
+            (
+                _csv_number(p.ram_budget_bytes),
+                _csv_number(p.runtime_factor),
+                p.status,
+                *(_csv_number(v) for v in (p.energy_j, p.runtime_s, p.peak_ram_bytes, p.gap)),
+            )
+        )
+    return out.getvalue()
+
+
+def write_sweep_csv(points: Iterable[SweepPoint], path: Path) -> None:
+    """Write :func:`sweep_csv` atomically: an interrupted sweep leaves the previous complete file."""
+    write_text_atomic(Path(path), sweep_csv(points))
+
+
+def _csv_number(value: float | None) -> str:
+    if value is None:
+        return ""
+    value = float(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
