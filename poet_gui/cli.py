@@ -23,6 +23,7 @@ from poet_gui.core.errors import PoetError
 from poet_gui.core.graph import TrainingGraph
 from poet_gui.core.graph_io import load_graph_file
 from poet_gui.core.milp import Solver, SolverOptions
+from poet_gui.core.onnx_import import load_onnx_graph
 from poet_gui.core.plan import SolveStatus
 from poet_gui.core.plan_io import VERSION, PlanFile, read_plan, save_plan
 from poet_gui.core.planner import VerifiedPlan, plan_problem
@@ -70,10 +71,26 @@ def _positive_floats(text: str) -> tuple[float, ...]:
     return tuple(sorted({_positive_float(part.strip()) for part in text.split(",") if part.strip()}))
 
 
+def _dim_binding(text: str) -> tuple[str, int]:
+    """``NAME=SIZE``: a size for one symbolic input dimension of an ONNX model."""
+    name, sep, value = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=SIZE (e.g. batch=1), got {text!r}")
+    return name, _positive_int(value)
+
+
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--model", help="a zoo model (see `models`)")
     model.add_argument("--graph", type=Path, help="a graph file in the reference JSON format")
+    model.add_argument("--onnx", type=Path, metavar="FILE", help="an ONNX model (docs/onnx-backward.md)")
+    parser.add_argument(
+        "--dim",
+        type=_dim_binding,
+        action="append",
+        metavar="NAME=SIZE",
+        help="--onnx models: size of a symbolic input dimension (repeat: --dim batch=1 --dim seq=128)",
+    )
     parser.add_argument("--batch-size", type=_positive_int, help="zoo models: batch size (default 1)")
     parser.add_argument("--resolution", type=_positive_int, help="zoo image models: input side in pixels")
     parser.add_argument("--seq-len", type=_positive_int, help="zoo transformer/bert: sequence length")
@@ -205,6 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load_graph(args: argparse.Namespace) -> TrainingGraph:
+    if args.dim and args.onnx is None:
+        raise PoetError("--dim applies to --onnx models, whose input dimensions may be symbolic")
+    if args.onnx is not None:
+        return _load_onnx(args)
     if args.graph is not None:
         given = [f"--{n.replace('_', '-')}" for n in ("batch_size", "resolution", "seq_len") if getattr(args, n)]
         if given:
@@ -212,6 +233,23 @@ def _load_graph(args: argparse.Namespace) -> TrainingGraph:
         return load_graph_file(args.graph)
     params = {n: getattr(args, n) for n in ("batch_size", "resolution", "seq_len") if getattr(args, n)}
     return build_model(args.model, **params)
+
+
+def _load_onnx(args: argparse.Namespace) -> TrainingGraph:
+    """Import an ONNX model; its warnings (estimated operators, unused ones) go to stderr, one line each."""
+    given = [f"--{n.replace('_', '-')}" for n in ("batch_size", "resolution", "seq_len") if getattr(args, n)]
+    if given:
+        raise PoetError(
+            f"{', '.join(given)} apply to zoo models (--model); size an --onnx model's symbolic dimensions with --dim"
+        )
+    dims: dict[str, int] = {}
+    for name, size in args.dim or ():
+        if dims.setdefault(name, size) != size:
+            raise PoetError(f"--dim {name} is given twice, as {dims[name]} and {size}")
+    imported = load_onnx_graph(args.onnx, dims=dims)
+    for warning in imported.warnings:
+        print(f"poet: warning: {args.onnx}: {warning}", file=sys.stderr)
+    return imported.graph
 
 
 def _switches(args: argparse.Namespace) -> Switches:

@@ -25,6 +25,7 @@ from poet_gui.core.errors import SolveError
 from poet_gui.core.milp_model import Family, MilpModel, build_model
 from poet_gui.core.plan import OPTIMAL_GAP, Decisions, Plan, SolveStatus, decisions_energy_j
 from poet_gui.core.problem import Problem
+from poet_gui.core.reference_points import min_ram_bytes
 from poet_gui.core.schedule import prune_redundant
 
 
@@ -86,6 +87,13 @@ def solve_milp(
     incumbent, so a time limit can never leave the user with less than that schedule.
     """
     started = time.perf_counter()
+    need = min_ram_bytes(problem)
+    if problem.activation_budget_bytes < need:
+        # Proof without search: stage t holds node t's inputs and output at once (FORMULATION §4.5
+        # frees inputs only after the next compute), so no U[t,t] can be below this.
+        return Plan(problem, SolveStatus.INFEASIBLE, f"milp-{options.solver.value}", None,
+                    solve_s=time.perf_counter() - started,
+                    message=f"the largest step needs {need:,.0f} B of RAM, above the budget")  # fmt: skip
     model = build_model(problem)
     if options.solver is Solver.HIGHS:
         raw = _solve_highs(model, options, cancel, on_progress, started, start)
@@ -313,7 +321,7 @@ def _solve_cbc(model: MilpModel, options: SolverOptions) -> _RawResult:
         )
         prob.solve(solver)
         log_text = log.read_text(errors="replace") if log.exists() else ""
-    status = _status_from_pulp(prob.sol_status)
+    status = _status_from_pulp(prob.status, prob.sol_status)
     x = None
     if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
         x = np.array([v.varValue or 0.0 for v in cols])
@@ -327,10 +335,13 @@ def _solve_cbc(model: MilpModel, options: SolverOptions) -> _RawResult:
     return _RawResult(status, x, bound)
 
 
-def _status_from_pulp(sol_status: int) -> SolveStatus:
-    """Map PuLP's ``sol_status`` (not ``status``, which says "Optimal" for a timed-out incumbent)."""
+def _status_from_pulp(status: int, sol_status: int) -> SolveStatus:
+    """Map PuLP's result. ``status`` says "Optimal" for a timed-out incumbent, so ``sol_status``
+    decides, except for a proven infeasibility, which CBC reports in ``status`` alone."""
     import pulp
 
+    if status == pulp.LpStatusInfeasible:
+        return SolveStatus.INFEASIBLE
     return {
         pulp.LpSolutionOptimal: SolveStatus.OPTIMAL,
         pulp.LpSolutionIntegerFeasible: SolveStatus.FEASIBLE,

@@ -84,8 +84,9 @@ class SweepRunner(QObject):
         self._points = []
         self.points_changed.emit(())
         job = SweepJob(session)
-        job.done.connect(lambda j=job: self.finished.emit() if j is self._runner.current else None)
-        job.point_done.connect(lambda p, j=job: self._on_point(j, p))
+        # Bound slots (not lambdas) so they run on the GUI thread; sender() tells the jobs apart.
+        job.done.connect(self._on_job_done)
+        job.point_done.connect(self._on_job_point_done)
         self._runner.start(job, (job.done,))
 
     def cancel(self) -> None:
@@ -94,7 +95,13 @@ class SweepRunner(QObject):
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         self._runner.shutdown(timeout_ms)
 
-    def _on_point(self, job: SweepJob, point: SweepPoint) -> None:
-        if job is self._runner.current:
+    @Slot(object)
+    def _on_job_point_done(self, point: SweepPoint) -> None:
+        if self.sender() is self._runner.current:
             self._points.append(point)
             self.points_changed.emit(tuple(self._points))
+
+    @Slot()
+    def _on_job_done(self) -> None:
+        if self.sender() is self._runner.current:
+            self.finished.emit()

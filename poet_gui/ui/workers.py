@@ -91,7 +91,9 @@ class JobRunner(QObject):
         thread.started.connect(job.run)
         for end in end_signals:
             end.connect(thread.quit)
-        thread.finished.connect(lambda t=thread: self._on_thread_finished(t))
+        # A bound slot of this GUI-thread object, not a lambda: PySide runs a lambda in the emitting
+        # (worker) thread, while a slot of a QObject is queued to the thread the object lives in.
+        thread.finished.connect(self._on_thread_finished)
         self._threads[thread] = job
         self._current = job
         thread.start()
@@ -109,7 +111,9 @@ class JobRunner(QObject):
             thread.quit()
             thread.wait(timeout_ms)
 
-    def _on_thread_finished(self, thread: QThread) -> None:
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread = self.sender()
         job = self._threads.pop(thread, None)
         if job is self._current:
             self._current = None

@@ -1,0 +1,58 @@
+"""Import an ONNX model as a training graph: forward nodes, a loss and a faithful autodiff backward.
+
+The zoo's backward pass is the reference's chain model (FORMULATION §3); an imported model gets a real
+one instead, where each gradient reads exactly the tensors its operator's backward step uses (ReLU's
+its output, a matrix product's the other operand, Add's nothing), because that is what decides which
+activations a plan must keep, recompute or page.  ``docs/onnx-backward.md`` states the rules.
+
+Use :func:`symbolic_dimensions` first: a model with named input dimensions (``batch``, ``seq``) can only
+be planned once each has a size, which the caller asks the user for; nothing is guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from poet_gui.core.graph import TrainingGraph
+from poet_gui.core.onnx_import._build import build_training_graph
+from poet_gui.core.onnx_import._model import input_dimensions, prepare_model, read_model
+
+__all__ = ["OnnxImport", "load_onnx_graph", "symbolic_dimensions"]
+
+
+@dataclass(frozen=True, slots=True)
+class OnnxImport:
+    """An imported model's training graph, what was estimated, and which dimensions were bound.
+
+    ``warnings`` are one line each (operators without a cost rule, with counts; operators that feed no
+    output); ``symbolic_dims`` are the input dimensions the caller gave sizes for, in model order.
+    """
+
+    graph: TrainingGraph
+    warnings: tuple[str, ...]
+    symbolic_dims: tuple[str, ...]
+
+
+def symbolic_dimensions(path: Path) -> tuple[str, ...]:
+    """The input dimensions of the model at ``path`` that need a size before it can be planned.
+
+    Named dimensions keep their name (``batch``); unnamed dynamic ones are called ``<input>:<axis>``.
+    Raises :class:`GraphError` for a file that is not a readable ONNX model.
+    """
+    path = Path(path)
+    return input_dimensions(read_model(path), str(path))
+
+
+def load_onnx_graph(path: Path, *, dims: Mapping[str, int] | None = None) -> OnnxImport:
+    """Read the ONNX model at ``path`` and build its training graph, named after the file.
+
+    ``dims`` gives a size to every symbolic input dimension (see :func:`symbolic_dimensions`); a
+    missing or unknown name is refused.  Every problem with the file raises :class:`GraphError` with a
+    one-line message that names the file.
+    """
+    path = Path(path)
+    model = prepare_model(read_model(path), str(path), path.stem, dict(dims or {}))
+    graph, warnings = build_training_graph(model)
+    return OnnxImport(graph, warnings, model.bound_dims)
