@@ -43,6 +43,7 @@ from poet_gui.core import plan_io, workspace
 from poet_gui.core.errors import PoetError
 from poet_gui.core.graph import TrainingGraph
 from poet_gui.core.milp import Progress, SolverOptions
+from poet_gui.core.onnx_import import load_onnx_graph, symbolic_dimensions
 from poet_gui.core.plan import SolveStatus
 from poet_gui.core.plan_io import read_plan, save_plan
 from poet_gui.core.planner import VerifiedPlan
@@ -77,7 +78,9 @@ PINNED_DOCK_HEIGHT = 170
 #: The name the plan on show goes by in the compare view (it may or may not be pinned too).
 CURRENT_PLAN_NAME = "plan on show"
 #: File dialog filters: everything File ▸ Open reads is JSON; the format field tells them apart.
-OPEN_FILTER = "POET files: graph, plan or workspace (*.json);;All files (*)"
+OPEN_FILTER = (
+    "Models and POET files (*.onnx *.json);;ONNX models (*.onnx);;Graph, plan or workspace (*.json);;All files (*)"
+)
 WORKSPACE_FILTER = "POET workspaces (*.poet.json *.json);;All files (*)"
 
 
@@ -206,6 +209,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
 
         self.model_panel.zoo_chosen.connect(self._on_model_panel_zoo_chosen)
+        self.model_panel.onnx_chosen.connect(self._on_model_panel_onnx_chosen)
         self.model_panel.open_requested.connect(self.open_dialog)
         self.device_panel.profile_chosen.connect(self._on_device_panel_profile_chosen)
         self.device_panel.edit_requested.connect(self._on_device_panel_edit_requested)
@@ -423,7 +427,9 @@ class MainWindow(QMainWindow):
         it was."""
         path = Path(path)
         kind = file_format(path)
-        if kind == plan_io.FORMAT:
+        if path.suffix.lower() == ".onnx":
+            is_opened = self.open_onnx(path)
+        elif kind == plan_io.FORMAT:
             is_opened = self.open_plan(path)
         elif kind == workspace.FORMAT:
             is_opened = self.open_workspace(path)
@@ -441,6 +447,45 @@ class MainWindow(QMainWindow):
         elif not path.exists():
             forget(path)
         return is_opened
+
+    def open_onnx(self, path: Path, dims: dict[str, int] | None = None) -> bool:
+        """Import an ONNX model. Symbolic dimensions (batch, sequence length) are asked for, never
+        guessed; operators without a cost rule are listed so the user knows what is estimated."""
+        try:
+            names = symbolic_dimensions(path)
+            if names and dims is None:
+                dims = self._ask_dimensions(path, names)
+                if dims is None:
+                    return False
+            with _busy():
+                imported = load_onnx_graph(path, dims=dims)
+        except PoetError as exc:
+            QMessageBox.warning(self, "Cannot import this model", str(exc))
+            return False
+        source = ModelSource(zoo_name=None, graph_path=str(path), dims=tuple(sorted((dims or {}).items())))
+        if not self._rebuild(model=source):
+            return False
+        self._set_document(None)
+        if imported.warnings:
+            QMessageBox.information(self, "Imported with estimates", "\n".join(imported.warnings))
+        return True
+
+    def _ask_dimensions(self, path: Path, names: tuple[str, ...]) -> dict[str, int] | None:
+        """One input box per symbolic dimension; None if the user cancels."""
+        dims: dict[str, int] = {}
+        for name in names:
+            value, ok = QInputDialog.getInt(
+                self, "Model dimension", f"{path.name} leaves the size of '{name}' open.\nSize of {name}:", 1, 1,
+                1_000_000,
+            )  # fmt: skip
+            if not ok:
+                return None
+            dims[name] = value
+        return dims
+
+    def _on_model_panel_onnx_chosen(self, path: str) -> None:
+        if not self.open_onnx(Path(path)):
+            self._show_inputs(self.state.session)
 
     def open_graph(self, path: Path) -> bool:
         """Open a graph file; a bad file is reported in a dialog and the current model stays."""

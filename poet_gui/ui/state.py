@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from poet_gui.core.graph import TrainingGraph
 from poet_gui.core.graph_io import load_graph_file
 from poet_gui.core.milp import Progress, SolverOptions
+from poet_gui.core.onnx_import import load_onnx_graph
 from poet_gui.core.planner import VerifiedPlan
 from poet_gui.core.problem import Problem, Switches, make_problem
 from poet_gui.core.profiles import DeviceProfile
@@ -34,16 +35,21 @@ class SolvePhase(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ModelSource:
-    """Where the graph comes from: a zoo model with its parameters, or a graph file."""
+    """Where the graph comes from: a zoo model with its parameters, or a graph file (reference JSON,
+    or ONNX with ``dims`` binding its symbolic dimensions)."""
 
     zoo_name: str | None = "linear"
     params: tuple[tuple[str, int], ...] = ()
     graph_path: str | None = None
+    dims: tuple[tuple[str, int], ...] = ()
 
     def load(self) -> TrainingGraph:
         """Build or read the graph (raises a PoetError naming the file or parameter)."""
         if self.graph_path is not None:
-            return load_graph_file(Path(self.graph_path))
+            path = Path(self.graph_path)
+            if path.suffix.lower() == ".onnx":
+                return load_onnx_graph(path, dims=dict(self.dims)).graph
+            return load_graph_file(path)
         assert self.zoo_name is not None
         return build_model(self.zoo_name, **dict(self.params))
 

@@ -206,3 +206,50 @@ def test_screenshot_command_saves_a_picture(tmp_path):
                           env=env, capture_output=True, text=True, timeout=180)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert out.is_file() and out.stat().st_size > 20_000
+
+
+def test_onnx_samples_are_listed_and_open_with_their_schedule(qtbot, window):
+    from poet_gui.samples import sample_models
+
+    combo = window.model_panel._combo
+    labels = [combo.itemText(i) for i in range(combo.count())]
+    for stem, _path in sample_models():
+        assert any(stem in label for label in labels)
+    cnn = dict(sample_models())["small_cnn"]
+    combo.setCurrentIndex(combo.findData(f"sample:{cnn}"))
+    wait_done(qtbot, window)
+    s = window.state.session
+    assert s.model.graph_path == str(cnn)
+    assert s.result is not None and s.result.sim is not None
+    assert s.result.plan.problem.graph == s.graph
+    assert any(n.op == "Conv" for n in s.graph.nodes)
+
+
+def test_onnx_with_symbolic_dimensions_asks_for_them(qtbot, window, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    from poet_gui.samples import sample_models
+
+    asked: list[str] = []
+
+    def answer(_parent, _title, label, *_args, **_kwargs):
+        asked.append(label)
+        return 4, True
+
+    monkeypatch.setattr(QInputDialog, "getInt", answer)
+    path = dict(sample_models())["tiny_transformer"]
+    assert window.open_onnx(path) is True
+    assert len(asked) == 2 and all("Size of" in a for a in asked)
+    wait_done(qtbot, window)
+    assert dict(window.state.session.model.dims) == {"batch": 4, "seq": 4}
+    assert window.state.session.result is not None
+
+
+def test_bad_onnx_file_shows_a_dialog(qtbot, window, monkeypatch, tmp_path):
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: shown.append(text))
+    bad = tmp_path / "junk.onnx"
+    bad.write_bytes(b"this is not a protobuf")
+    assert window.open_path(bad) is False
+    assert shown and "junk.onnx" in shown[0]
+    assert window.state.session.graph.name == "linear"

@@ -7,8 +7,10 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QPushBu
 
 from poet_gui.core.units import format_bytes, format_energy, format_seconds
 from poet_gui.core.zoo import ModelInfo, list_models
+from poet_gui.samples import sample_models
 from poet_gui.ui.state import Session
 
+_SAMPLE = "sample:"  # combo data prefix of the shipped ONNX samples (the rest is the file path)
 _PARAM_LABELS = {"batch_size": "Batch size", "resolution": "Resolution (px)", "seq_len": "Sequence length"}
 _PARAM_TIPS = {
     "batch_size": "Samples per training step",
@@ -21,6 +23,7 @@ class ModelPanel(QGroupBox):
     """Emits :attr:`zoo_chosen` when the zoo model or a parameter changes; shows the model's facts."""
 
     zoo_chosen = Signal(str, object)  # name, tuple of (parameter, value)
+    onnx_chosen = Signal(str)  # path of a shipped sample ONNX model
     open_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -32,6 +35,12 @@ class ModelPanel(QGroupBox):
         for info in self._models.values():
             self._combo.addItem(info.name, info.name)
             self._combo.setItemData(self._combo.count() - 1, info.description, Qt.ItemDataRole.ToolTipRole)
+        self._combo.insertSeparator(self._combo.count())
+        for stem, path in sample_models():
+            self._combo.addItem(f"sample: {stem} (ONNX)", f"{_SAMPLE}{path}")
+            self._combo.setItemData(
+                self._combo.count() - 1, f"Shipped ONNX model {path.name}", Qt.ItemDataRole.ToolTipRole
+            )
         self._file_label = QLabel()
         self._file_label.setVisible(False)
         form.addRow("Zoo model", self._combo)
@@ -63,9 +72,12 @@ class ModelPanel(QGroupBox):
         try:
             src = session.model
             is_file = src.graph_path is not None
-            self._file_label.setVisible(is_file)
+            sample = self._combo.findData(f"{_SAMPLE}{src.graph_path}") if is_file else -1
+            self._file_label.setVisible(is_file and sample < 0)
             self._file_label.setText(f"File: <b>{src.label}</b>")
-            if not is_file:
+            if sample >= 0:
+                self._combo.setCurrentIndex(sample)
+            elif not is_file:
                 self._combo.setCurrentIndex(self._combo.findData(src.zoo_name))
             info = self._models.get(src.zoo_name or "")
             params = dict(src.params)
@@ -86,9 +98,9 @@ class ModelPanel(QGroupBox):
             self._updating = False
 
     def _emit(self) -> None:
-        if self._updating:
-            return
         name = self._combo.currentData()
+        if self._updating or name not in self._models:
+            return
         info = self._models[name]
         params = tuple(
             (p, self._spins[p].value()) for p in info.parameters if self._spins[p].value() != info.defaults[p]
@@ -99,7 +111,11 @@ class ModelPanel(QGroupBox):
     def _on_combo_currentIndexChanged(self, _index: int) -> None:
         if self._updating:
             return
-        info = self._models[self._combo.currentData()]
+        data = str(self._combo.currentData())
+        if data.startswith(_SAMPLE):
+            self.onnx_chosen.emit(data.removeprefix(_SAMPLE))
+            return
+        info = self._models[data]
         self._updating = True
         for p, spin in self._spins.items():
             if p in info.parameters:
