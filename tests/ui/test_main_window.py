@@ -253,3 +253,23 @@ def test_bad_onnx_file_shows_a_dialog(qtbot, window, monkeypatch, tmp_path):
     assert window.open_path(bad) is False
     assert shown and "junk.onnx" in shown[0]
     assert window.state.session.graph.name == "linear"
+
+
+def test_a_broken_profile_file_is_listed_unusable_and_the_app_keeps_working(qtbot, window, monkeypatch, tmp_path):
+    import shutil
+
+    import poet_gui.core.profiles as profiles_module
+
+    folder = tmp_path / "profiles"
+    shutil.copytree(profiles_module.PROFILES_DIR, folder)
+    (folder / "broken.toml").write_text((folder / "m4.toml").read_text().replace("flop_per_j = ", "flop_per_j = -"))
+    monkeypatch.setattr(profiles_module, "PROFILES_DIR", folder)
+    window.device_panel.reload()
+    combo = window.device_panel._combo
+    row = combo.findData("broken")
+    item = combo.model().item(row)
+    assert not item.isEnabled()
+    assert "broken.toml" in item.toolTip() and "flop_per_j" in item.toolTip()
+    combo.setCurrentIndex(combo.findData("a72"))
+    wait_done(qtbot, window)
+    assert window.state.session.profile.key == "a72" and window.state.session.result.sim is not None
