@@ -167,24 +167,30 @@ def read_plan(path: Path | str) -> PlanFile:
     malformed, of another version, made for another graph than the one it embeds, or if its schedule
     or stated figures do not hold up."""
     path = Path(path)
+    data = read_json_document(path, "plan file")
+    return plan_from_json(data, str(path))
+
+
+def read_json_document(path: Path, what: str) -> object:
+    """The parsed JSON of ``path``; every way it can fail is a :class:`PlanFormatError` that names the
+    file and says what is wrong (``what`` is e.g. "plan file"), so readers share one set of messages."""
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise PlanFormatError(f"{path}: no such plan file") from None
+        raise PlanFormatError(f"{path}: no such {what}") from None
     except IsADirectoryError:
-        raise PlanFormatError(f"{path}: is a directory, not a plan file") from None
+        raise PlanFormatError(f"{path}: is a directory, not a {what}") from None
     except OSError as exc:
         raise PlanFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise PlanFormatError(f"{path}: not UTF-8 text: {exc}") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise PlanFormatError(
             f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
             + (" - the file looks truncated" if exc.pos >= len(text.rstrip()) else "")
         ) from None
-    return plan_from_json(data, str(path))
 
 
 def plan_from_json(data: object, source: str) -> PlanFile:

@@ -44,6 +44,7 @@ from poet_gui.core.plan_io import (
     graph_sha256,
     plan_from_json,
     plan_to_json,
+    read_json_document,
 )
 from poet_gui.core.planner import VerifiedPlan
 from poet_gui.core.problem import Switches
@@ -244,23 +245,7 @@ def read_workspace(path: Path | str) -> Workspace:
     """Read a workspace file and re-check every plan in it with the simulator; raise
     :class:`PlanFormatError` naming the file and the field if anything is malformed or altered."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise PlanFormatError(f"{path}: no such workspace file") from None
-    except IsADirectoryError:
-        raise PlanFormatError(f"{path}: is a directory, not a workspace file") from None
-    except OSError as exc:
-        raise PlanFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise PlanFormatError(f"{path}: not UTF-8 text: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PlanFormatError(
-            f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-            + (" - the file looks truncated" if exc.pos >= len(text.rstrip()) else "")
-        ) from None
+    data = read_json_document(path, "workspace file")
     return workspace_from_json(data, str(path))
 
 
