@@ -35,8 +35,8 @@ def no_solver(monkeypatch):
 @pytest.mark.parametrize(
     ("budget", "factor", "switches"),
     [
-        (3708, 1.5, {}),
-        (3300, 1.2, {"count_paging_time": True}),
+        (3400, 1.3, {}),
+        (3500, 1.1, {}),
         (3600, 1.3, {"paging": False}),
         (3256, 1.0, {"remat": False}),
         (7416, 1.0, {}),  # the plain peak: the plain schedule, no solver needed
@@ -111,7 +111,7 @@ def test_an_infeasible_milp_explains_itself(linear, a72) -> None:
 
 @pytest.fixture(scope="module")
 def solved(linear, a72):
-    return plan_problem(_problem(linear, a72, 3708, 1.5), OPTIONS).plan
+    return plan_problem(_problem(linear, a72, 3400, 1.3), OPTIONS).plan
 
 
 def test_verify_accepts_the_solver_plan(solved) -> None:
