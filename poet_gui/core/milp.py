@@ -119,7 +119,10 @@ def _to_plan(model: MilpModel, raw: _RawResult, options: SolverOptions, solve_s:
     )
     energy = sum(decisions_energy_j(problem, decisions))
     solver_energy = model.energy_j(float(model.cost @ raw.x) + model.objective_offset)
-    bound = None if raw.bound is None or not math.isfinite(raw.bound) else min(model.energy_j(raw.bound), energy)
+    # The plain pass's energy bounds every schedule from below (each node runs at least once), so a
+    # plan always has a bound even when the solver stopped before proving one.
+    solver_bound = None if raw.bound is None or not math.isfinite(raw.bound) else model.energy_j(raw.bound)
+    bound = min(max(solver_bound or 0.0, problem.plain_energy_j), energy)
     status = raw.status
     if status is SolveStatus.OPTIMAL and (bound is None or (energy - bound) > OPTIMAL_GAP * energy):
         status = SolveStatus.FEASIBLE  # stopped at a gap the user allowed: not a proof of optimality

@@ -123,7 +123,7 @@ def _fallback(quick: VerifiedPlan, solver_plan: Plan, why: str) -> VerifiedPlan:
     plan = replace(
         quick.plan,
         status=SolveStatus.FEASIBLE,
-        bound_j=solver_plan.bound_j,
+        bound_j=solver_plan.bound_j if solver_plan.bound_j is not None else quick.plan.problem.plain_energy_j,
         solve_s=solver_plan.solve_s,
         message=f"{quick.plan.strategy} heuristic plan: {why}",
     )
