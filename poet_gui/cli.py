@@ -32,7 +32,7 @@ from poet_gui.core.profiles import DeviceProfile, list_profiles, load_profile
 from poet_gui.core.reference_points import ReferencePoints, reference_points
 from poet_gui.core.schedule_export import write_operations_csv
 from poet_gui.core.sweep import SweepPoint, budget_grid, solve_points, write_sweep_csv
-from poet_gui.core.units import format_bytes, format_energy, format_seconds, parse_bytes
+from poet_gui.core.units import format_bytes, format_energy, format_overhead, format_seconds, parse_bytes
 from poet_gui.core.zoo import build_model, list_models
 
 EXIT_PLAN, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -515,7 +515,8 @@ def _status_line(result: VerifiedPlan) -> str:
     if plan.status is SolveStatus.FEASIBLE:
         gap = "unknown gap" if plan.gap is None else f"within {plan.gap:.2%} of optimal"
         bound = "" if plan.bound_j is None else f", bound {format_energy(plan.bound_j)}"
-        return f"feasible, {gap}{bound} (time limit reached), {plan.strategy}, {plan.solve_s:.2f} s"
+        why = plan.message or "stopped at the time limit or the requested gap"
+        return f"feasible, {gap}{bound} ({why}), {plan.strategy}, {plan.solve_s:.2f} s"
     return f"{plan.status.value}: {plan.message}"
 
 
@@ -535,7 +536,7 @@ def _summary_text(result: VerifiedPlan) -> str:
     ]
     if sim is not None:
         lines += [
-            f"energy   {format_energy(sim.energy_j)} (+{sim.energy_j / ref.plain_energy_j - 1:.3%} over plain): "
+            f"energy   {format_energy(sim.energy_j)} ({format_overhead(sim.energy_j, ref.plain_energy_j)}): "
             f"compute {format_energy(sim.compute_j)}, page-in {format_energy(sim.pagein_j)}, "
             f"page-out {format_energy(sim.pageout_j)}",
             f"runtime  {format_seconds(sim.compute_s)} compute + {format_seconds(sim.paging_s)} paging",

@@ -329,8 +329,10 @@ def _solve_cbc(model: MilpModel, options: SolverOptions) -> _RawResult:
     if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
         x = np.array([v.varValue or 0.0 for v in cols])
     bound = None
-    if status is SolveStatus.OPTIMAL:
-        bound = float(model.cost @ x) + model.objective_offset if x is not None else None
+    if status is SolveStatus.OPTIMAL and x is not None:
+        # CBC "optimal" means within the requested gap: that is all it proves about the bound.
+        objective = float(model.cost @ x) + model.objective_offset
+        bound = objective - options.rel_gap * abs(objective)
     else:
         found = _CBC_BOUND.findall(log_text)
         if found:

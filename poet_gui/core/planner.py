@@ -114,7 +114,14 @@ def plan_problem(
     elif quick is not None and quick_result is not None and (plan.energy_j or 0.0) > (quick.energy_j or 0.0):
         # HiGHS may drop a start it judges infeasible within its tolerances; never show a worse plan.
         return _fallback(quick_result, plan, "the heuristic plan beats the solver's incumbent")
-    sim = verify(plan) if plan.decisions is not None else None
+    try:
+        sim = verify(plan) if plan.decisions is not None else None
+    except ScheduleError as exc:
+        if quick_result is None:
+            raise
+        # A solver plan rounded from values within its tolerances can break a rule by a hair; the
+        # verified heuristic plan is shown instead, and the reason is not hidden.
+        return _fallback(quick_result, plan, f"the solver's plan failed verification ({exc})")
     return VerifiedPlan(plan, sim, ref)
 
 

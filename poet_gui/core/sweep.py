@@ -11,6 +11,7 @@ import csv
 import io
 import math
 import multiprocessing as mp
+import os
 import signal
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -112,7 +113,10 @@ def solve_points(
 
 
 def _ignore_sigint() -> None:
+    """Worker setup: Ctrl-C is the parent's to handle, and each worker leads its own process group
+    so that stopping it also stops any solver binary it started (PuLP runs CBC as a subprocess)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.setsid()
 
 
 def _terminate(executor: ProcessPoolExecutor) -> None:
@@ -123,7 +127,10 @@ def _terminate(executor: ProcessPoolExecutor) -> None:
     """
     processes = list((executor._processes or {}).values())
     for process in processes:
-        process.terminate()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # the worker and the solver it may have started
+        except (ProcessLookupError, PermissionError):
+            process.terminate()
     executor.shutdown(wait=True, cancel_futures=True)
     for process in processes:
         process.join()

@@ -70,3 +70,8 @@ def format_seconds(s: float) -> str:
         if abs(s) >= size:
             return f"{s / size:.4g} {unit}"
     return f"{s:.3g} s"
+
+
+def format_overhead(energy_j: float, plain_j: float) -> str:
+    """``+0.147% over plain``; for a graph whose plain pass costs nothing there is no ratio to show."""
+    return f"+{energy_j / plain_j - 1:.3%} over plain" if plain_j > 0 else "the plain pass costs 0 J"

@@ -51,7 +51,7 @@ from poet_gui.core.problem import Switches, make_problem
 from poet_gui.core.profiles import DeviceProfile
 from poet_gui.core.reference_points import reference_points
 from poet_gui.core.schedule_export import write_operations_csv
-from poet_gui.core.units import format_bytes, format_energy
+from poet_gui.core.units import format_bytes, format_energy, format_overhead
 from poet_gui.core.workspace import PinnedPlan, Workspace, file_format, plan_mismatch, read_workspace, unique_name
 from poet_gui.ui.about import show_about
 from poet_gui.ui.compare_view import CompareView
@@ -368,10 +368,10 @@ class MainWindow(QMainWindow):
         if final:
             self._job = None
             self._ticker.stop()
-        keep_interim = final and result.sim is None and self.state.session.result is not None and (
-            result.plan.status in (SolveStatus.TIME_LIMIT, SolveStatus.CANCELLED))  # fmt: skip
+        # The planner's final answer already falls back to its interim plan when the solver found
+        # nothing better, so the final result always replaces what is shown.
         self.state.update(
-            result=self.state.session.result if keep_interim else result,
+            result=result,
             phase=SolvePhase.DONE if final else SolvePhase.SOLVING,
             message=result.plan.message,
         )
@@ -869,7 +869,7 @@ class MainWindow(QMainWindow):
                 quality = f"Feasible ({plan.strategy}), gap unknown"
             text = (
                 f"{quality} · energy {format_energy(sim.energy_j)} "
-                f"(+{sim.energy_j / s.reference.plain_energy_j - 1:.2%} over plain) · peak "
+                f"({format_overhead(sim.energy_j, s.reference.plain_energy_j)}) · peak "
                 f"{format_bytes(sim.peak_ram_bytes)} · {_count(sim.recomputes, 'recompute')}, "
                 f"{_count(sim.pageins, 'page-in')}, {_count(sim.pageouts, 'page-out')} · verified · "
                 f"{plan.solve_s:.2f} s"

@@ -37,18 +37,24 @@ class SweepJob(QObject):
 
     @Slot()
     def run(self) -> None:
+        try:
+            self._run_points()
+        except (PoetError, OSError):
+            pass  # a point that cannot be solved leaves a gap in the sketch; the main solve reports it
+        finally:
+            self.done.emit()  # always: it ends the worker thread
+
+    def _run_points(self) -> None:
         s = self._session
         options = replace(s.options, time_limit_s=SWEEP_TIME_LIMIT_S)
         factors = sorted({round(s.runtime_factor, 2), 1.0, 2.0})
         for factor in factors:
             for ram in budget_grid(s.reference, SWEEP_POINTS, top_fraction=1.05):
                 if self._cancel.is_set():
-                    self.done.emit()
                     return
                 point = self._solve(s, ram, factor, options)
                 if point is not None:
                     self.point_done.emit(point)
-        self.done.emit()
 
     def _solve(self, s: Session, ram: float, factor: float, options: SolverOptions) -> SweepPoint | None:
         try:

@@ -8,6 +8,7 @@ cancel kills the child's whole process group, so no solver is ever left running.
 from __future__ import annotations
 
 import threading
+import traceback
 from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
@@ -63,6 +64,8 @@ class SolveJob(QObject):
             self.cancelled.emit()
         except OSError as exc:  # could not start a process at all
             self.failed.emit(f"could not start the solver process: {exc}", False)
+        except Exception:  # a bug: still end the job (and its thread) and show what happened
+            self.failed.emit(traceback.format_exc(), True)
         finally:
             process.kill()
 
