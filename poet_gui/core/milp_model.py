@@ -27,6 +27,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from poet_gui.core.errors import SolveError
 from poet_gui.core.plan import Decisions
 from poet_gui.core.problem import Problem
 
@@ -374,6 +375,13 @@ class _Builder:
         self.add_row(terms, -np.inf, p.runtime_factor * RUNTIME_UNITS - constant)
 
     def finish(self, started: float) -> MilpModel:
+        values = np.asarray(self.rows_v, dtype=float)
+        costs = np.concatenate(self.cost) if self.cost else np.zeros(0)
+        if not (np.isfinite(values).all() and np.isfinite(costs).all()):
+            raise SolveError(
+                f"{self.p.profile.source or self.p.profile.key}: the device figures make some costs too large or "
+                "too small to represent (check flop_per_s, flop_per_j and the storage figures)"
+            )
         rows = np.asarray(self.rows_r, dtype=np.int64)
         order = np.argsort(rows, kind="stable")
         counts = np.bincount(rows, minlength=len(self.row_lo))
@@ -381,13 +389,13 @@ class _Builder:
         offset = float(np.asarray(self.p.costs.compute_j).sum()) * self.energy_scale
         return MilpModel(
             problem=self.p,
-            cost=np.concatenate(self.cost) if self.cost else np.zeros(0),
+            cost=costs,
             col_lower=np.concatenate(self.lower) if self.lower else np.zeros(0),
             col_upper=np.concatenate(self.upper) if self.upper else np.zeros(0),
             is_integer=np.concatenate(self.integer) if self.integer else np.zeros(0, dtype=bool),
             row_start=row_start,
             col_index=np.asarray(self.rows_c, dtype=np.int64)[order],
-            value=np.asarray(self.rows_v, dtype=float)[order],
+            value=values[order],
             row_lower=np.asarray(self.row_lo, dtype=float),
             row_upper=np.asarray(self.row_hi, dtype=float),
             index=self.index,
@@ -403,6 +411,12 @@ class _Builder:
 def build_model(problem: Problem) -> MilpModel:
     """Build the exact, frontier-reduced MILP of ``problem``."""
     started = time.perf_counter()
+    # Extreme device figures can overflow the scaling; finish() refuses the result with a message.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _build(problem, started)
+
+
+def _build(problem: Problem, started: float) -> MilpModel:
     b = _Builder(problem)
     b.build_columns()
     b.inputs_present()
