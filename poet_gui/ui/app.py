@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resolution", type=int)
     parser.add_argument("--seq-len", type=int)
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"device profile (default {DEFAULT_PROFILE})")
-    parser.add_argument("--ram-budget", default="60%", help="RAM budget: bytes, with a unit, or %% of plain peak")
+    parser.add_argument("--ram-budget", default="45%", help="RAM budget: bytes, with a unit, or %% of plain peak")
     parser.add_argument("--runtime-budget", type=float, default=1.5, help="runtime budget (x plain pass)")
     parser.add_argument("--no-paging", action="store_true")
     parser.add_argument("--no-remat", action="store_true")
