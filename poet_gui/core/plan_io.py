@@ -380,21 +380,29 @@ class _Object:
 
 def _header(data: object, source: str) -> _Object:
     """Check what the file is before anything else, so another JSON file is named for what it is."""
+    return check_header(data, source, format_name=FORMAT, version=VERSION, what="plan", top_keys=_TOP_KEYS)
+
+
+def check_header(
+    data: object, source: str, *, format_name: str, version: int, what: str, top_keys: tuple[str, ...]
+) -> _Object:
+    """The top level of a versioned POET Studio file (plan, workspace): a JSON object whose
+    ``format`` and ``version`` this build reads; anything else is refused naming what it is."""
     if not isinstance(data, dict):
         raise PlanFormatError(f"{source}: the top level must be a JSON object, got {_show(data)}")
-    if data.get("format") != FORMAT:
+    if data.get("format") != format_name:
         found = f"its format is {_show(data['format'])}" if "format" in data else "it has no format field"
-        raise PlanFormatError(f"{source}: not a POET Studio plan file ({found}; expected {FORMAT!r})")
-    version = data.get("version")
-    if not _is_int(version):
-        raise PlanFormatError(f"{source}: version must be an integer, got {_show(version)}")
-    if version != VERSION:
-        newer = " (written by a newer POET Studio)" if version > VERSION else ""
+        raise PlanFormatError(f"{source}: not a POET Studio {what} file ({found}; expected {format_name!r})")
+    found_version = data.get("version")
+    if not _is_int(found_version):
+        raise PlanFormatError(f"{source}: version must be an integer, got {_show(found_version)}")
+    if found_version != version:
+        newer = " (written by a newer POET Studio)" if found_version > version else ""
         raise PlanFormatError(
-            f"{source}: plan format version {version} is not supported{newer}; "
-            f"POET Studio {__version__} reads version {VERSION}"
+            f"{source}: {what} format version {found_version} is not supported{newer}; "
+            f"POET Studio {__version__} reads version {version}"
         )
-    return _Object(source, "", data, _TOP_KEYS)
+    return _Object(source, "", data, top_keys)
 
 
 def _graph(top: _Object, source: str) -> TrainingGraph:

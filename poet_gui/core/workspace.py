@@ -36,11 +36,11 @@ from poet_gui.core.plan_io import (
     _PROFILE_KEYS,
     _SWITCH_KEYS,
     _graph,
-    _is_int,
     _Object,
     _options,
     _profile,
     _show,
+    check_header,
     graph_sha256,
     plan_from_json,
     plan_to_json,
@@ -282,21 +282,7 @@ def workspace_from_json(data: object, source: str) -> Workspace:
 
 def _header(data: object, source: str) -> _Object:
     """Check what the file is before anything else, so a plan or graph file is named for what it is."""
-    if not isinstance(data, dict):
-        raise PlanFormatError(f"{source}: the top level must be a JSON object, got {_show(data)}")
-    if data.get("format") != FORMAT:
-        found = f"its format is {_show(data['format'])}" if "format" in data else "it has no format field"
-        raise PlanFormatError(f"{source}: not a POET Studio workspace file ({found}; expected {FORMAT!r})")
-    version = data.get("version")
-    if not _is_int(version):
-        raise PlanFormatError(f"{source}: version must be an integer, got {_show(version)}")
-    if version != VERSION:
-        newer = " (written by a newer POET Studio)" if version > VERSION else ""
-        raise PlanFormatError(
-            f"{source}: workspace format version {version} is not supported{newer}; "
-            f"POET Studio {__version__} reads version {VERSION}"
-        )
-    top = _Object(source, "", data, _TOP_KEYS)
+    top = check_header(data, source, format_name=FORMAT, version=VERSION, what="workspace", top_keys=_TOP_KEYS)
     top.text("created_by")
     return top
 
