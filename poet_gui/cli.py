@@ -26,11 +26,12 @@ from poet_gui.core.milp import Solver, SolverOptions
 from poet_gui.core.onnx_import import load_onnx_graph
 from poet_gui.core.plan import SolveStatus
 from poet_gui.core.plan_io import VERSION, PlanFile, read_plan, save_plan
-from poet_gui.core.planner import VerifiedPlan, plan_problem
+from poet_gui.core.planner import VerifiedPlan
 from poet_gui.core.problem import Switches, make_problem
 from poet_gui.core.profiles import DeviceProfile, list_profiles, load_profile
 from poet_gui.core.reference_points import ReferencePoints, reference_points
 from poet_gui.core.schedule_export import write_operations_csv
+from poet_gui.core.solve_process import solve_with_deadline
 from poet_gui.core.sweep import SweepPoint, budget_grid, solve_points, write_sweep_csv
 from poet_gui.core.units import format_bytes, format_energy, format_overhead, format_seconds, parse_bytes
 from poet_gui.core.zoo import build_model, list_models
@@ -292,7 +293,7 @@ def _solve(args: argparse.Namespace) -> int:
         graph, profile, ram_budget_bytes=budget, runtime_factor=args.runtime_budget, switches=switches
     )
     options = _options(args)
-    result = plan_problem(problem, options)
+    result = solve_with_deadline(problem, options)  # a child process: ends even if the solver overruns
     saved = []
     if args.out is not None:
         save_plan(result, args.out, options=options)

@@ -13,14 +13,17 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 
 from poet_gui.core.errors import PoetError, SolveError
 from poet_gui.core.milp import Progress, SolverOptions
+from poet_gui.core.plan import Plan, SolveStatus
 from poet_gui.core.planner import VerifiedPlan, plan_problem
 from poet_gui.core.problem import Problem
+from poet_gui.core.reference_points import reference_points
 
 # forkserver: forks come from a clean single-threaded server (safe beside Qt's threads) that has the
 # engine imported already, so a solve starts in milliseconds rather than re-importing numpy/HiGHS.
@@ -113,21 +116,34 @@ class SolveProcess:
                 self._process = None
 
 
-def solve_in_child(problem: Problem, options: SolverOptions, *, timeout_s: float | None = None) -> VerifiedPlan:
-    """Blocking convenience for scripts: solve in a child process; raise the child's error here."""
+def solve_with_deadline(problem: Problem, options: SolverOptions, *, grace_s: float = 30.0) -> VerifiedPlan:
+    """Blocking solve for scripts and the CLI that ends by ``options.time_limit_s`` + ``grace_s``, even
+    if the solver ignores its limit (CBC does): the child is then killed and the verified heuristic
+    plan it sent first is returned, with the plain pass's energy as its bound; with none, "no plan in
+    time". A failure in the child is raised here as a :class:`SolveError` with the child's message.
+    """
     job = SolveProcess(problem, options)
     job.start()
+    quick: VerifiedPlan | None = None
+    deadline = time.monotonic() + options.time_limit_s + grace_s
     try:
-        while True:
-            msg = job.receive(timeout_s if timeout_s is not None else 3600.0)
+        while (left := deadline - time.monotonic()) > 0:
+            msg = job.receive(min(left, 1.0))
             if isinstance(msg, Finished):
                 return msg.result
-            if isinstance(msg, Failed):
+            if isinstance(msg, Interim):
+                quick = msg.result
+            elif isinstance(msg, Failed):
                 raise SolveError(msg.message)
-            if msg is None and timeout_s is not None:
-                raise SolveError(f"the solver process gave no answer within {timeout_s:g} s")
     finally:
         job.kill()
+    why = f"the solver overran its {options.time_limit_s:g} s time limit by {grace_s:g} s and was stopped"
+    if quick is not None:
+        plan = replace(quick.plan, status=SolveStatus.FEASIBLE, bound_j=problem.plain_energy_j,
+                       message=f"{quick.plan.strategy} heuristic plan: {why}")  # fmt: skip
+        return VerifiedPlan(plan, quick.sim, quick.reference)
+    plan = Plan(problem, SolveStatus.TIME_LIMIT, f"milp-{options.solver.value}", None, message=why)
+    return VerifiedPlan(plan, None, reference_points(problem))
 
 
 def _child_main(conn: Connection, problem: Problem, options: SolverOptions) -> None:
