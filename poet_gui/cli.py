@@ -33,7 +33,7 @@ from poet_gui.core.reference_points import ReferencePoints, reference_points
 from poet_gui.core.schedule_export import write_operations_csv
 from poet_gui.core.solve_process import solve_with_deadline
 from poet_gui.core.sweep import SweepPoint, budget_grid, solve_points, write_sweep_csv
-from poet_gui.core.units import format_bytes, format_energy, format_overhead, format_seconds, parse_bytes
+from poet_gui.core.units import format_bytes, format_energy, format_gap, format_overhead, format_seconds, parse_bytes
 from poet_gui.core.zoo import build_model, list_models
 
 EXIT_PLAN, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -514,7 +514,7 @@ def _status_line(result: VerifiedPlan) -> str:
     if plan.status is SolveStatus.OPTIMAL:
         return f"optimal (proven), {plan.strategy}, {plan.solve_s:.2f} s"
     if plan.status is SolveStatus.FEASIBLE:
-        gap = "unknown gap" if plan.gap is None else f"within {plan.gap:.2%} of optimal"
+        gap = "unknown gap" if plan.gap is None else f"within {format_gap(plan.gap)} of optimal"
         bound = "" if plan.bound_j is None else f", bound {format_energy(plan.bound_j)}"
         why = plan.message or "stopped at the time limit or the requested gap"
         return f"feasible, {gap}{bound} ({why}), {plan.strategy}, {plan.solve_s:.2f} s"

@@ -75,3 +75,8 @@ def format_seconds(s: float) -> str:
 def format_overhead(energy_j: float, plain_j: float) -> str:
     """``+0.147% over plain``; for a graph whose plain pass costs nothing there is no ratio to show."""
     return f"+{energy_j / plain_j - 1:.3%} over plain" if plain_j > 0 else "the plain pass costs 0 J"
+
+
+def format_gap(gap: float) -> str:
+    """A relative gap as a percentage that never rounds a real gap to "0.00%": ``1.94%``, ``0.0049%``."""
+    return f"{gap:.2%}" if gap >= 1e-3 or gap == 0 else f"{gap * 100:.2g}%"

@@ -51,7 +51,7 @@ from poet_gui.core.problem import Switches, make_problem
 from poet_gui.core.profiles import DeviceProfile
 from poet_gui.core.reference_points import reference_points
 from poet_gui.core.schedule_export import write_operations_csv
-from poet_gui.core.units import format_bytes, format_energy, format_overhead
+from poet_gui.core.units import format_bytes, format_energy, format_gap, format_overhead
 from poet_gui.core.workspace import PinnedPlan, Workspace, file_format, plan_mismatch, read_workspace, unique_name
 from poet_gui.ui.about import show_about
 from poet_gui.ui.compare_view import CompareView
@@ -856,7 +856,7 @@ class MainWindow(QMainWindow):
             if s.progress is not None and s.progress.bound_j is not None:
                 text += f" · bound {format_energy(s.progress.bound_j)}"
             if s.progress is not None and s.progress.gap is not None:
-                text += f" · gap {s.progress.gap:.2%}"
+                text += f" · gap {format_gap(s.progress.gap)}"
             if result is not None and result.sim is not None:
                 text += f" · showing {result.plan.strategy} plan ({format_energy(result.sim.energy_j)})"
         elif result is not None and result.sim is not None:
@@ -864,7 +864,9 @@ class MainWindow(QMainWindow):
             if plan.status is SolveStatus.OPTIMAL:
                 quality = "Optimal (proven)"
             elif plan.gap is not None:
-                quality = f"Feasible, within {plan.gap:.2%} of optimal (bound {format_energy(plan.bound_j or 0)})"
+                quality = (
+                    f"Feasible, within {format_gap(plan.gap)} of optimal (bound {format_energy(plan.bound_j or 0)})"
+                )
             else:
                 quality = f"Feasible ({plan.strategy}), gap unknown"
             text = (

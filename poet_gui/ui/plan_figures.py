@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from poet_gui.core.planner import VerifiedPlan
-from poet_gui.core.units import format_bytes, format_energy, format_seconds
+from poet_gui.core.units import format_bytes, format_energy, format_gap, format_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ def status_text(result: VerifiedPlan) -> str:
 def gap_text(result: VerifiedPlan) -> str:
     """The proven gap to the optimum as a percentage, "—" when no bound is known."""
     gap = result.plan.gap
-    return "—" if gap is None else f"{gap:.2%}"
+    return "—" if gap is None else format_gap(gap)
 
 
 def inputs_text(result: VerifiedPlan) -> str:
