@@ -30,7 +30,7 @@ from poet_gui.core.milp_plain import solve_plain
 from poet_gui.core.planner import plan_problem
 from poet_gui.core.problem import make_problem
 from poet_gui.core.profiles import load_profile
-from poet_gui.core.reference_points import reference_points
+from poet_gui.core.reference_points import reference_points_of
 from poet_gui.core.zoo import build_model, list_models
 
 FULL = {
@@ -83,8 +83,7 @@ class Row:
 def run_case(model: str, device: str, fraction: float, factor: float, args: argparse.Namespace) -> Row:
     graph = build_model(model)
     profile = load_profile(device)
-    probe = make_problem(graph, profile, ram_budget_bytes=1, runtime_factor=factor)
-    ref = reference_points(probe)
+    ref = reference_points_of(graph, profile)
     budget = max(round(ref.plain_peak_ram_bytes * fraction), ref.min_ram_bytes)
     problem = make_problem(graph, profile, ram_budget_bytes=budget, runtime_factor=factor)
     options = SolverOptions(time_limit_s=args.time_limit, rel_gap=1e-8)

@@ -28,8 +28,8 @@ from poet_gui.core.plan import SolveStatus
 from poet_gui.core.plan_io import VERSION, PlanFile, read_plan, save_plan
 from poet_gui.core.planner import VerifiedPlan
 from poet_gui.core.problem import Switches, make_problem
-from poet_gui.core.profiles import DeviceProfile, list_profiles, load_profile
-from poet_gui.core.reference_points import ReferencePoints, reference_points
+from poet_gui.core.profiles import list_profiles, load_profile
+from poet_gui.core.reference_points import ReferencePoints, reference_points_of
 from poet_gui.core.schedule_export import write_operations_csv
 from poet_gui.core.solve_process import solve_with_deadline
 from poet_gui.core.sweep import SweepPoint, budget_grid, solve_points, write_sweep_csv
@@ -268,12 +268,6 @@ def _options(args: argparse.Namespace) -> SolverOptions:
     )
 
 
-def _reference(graph: TrainingGraph, profile: DeviceProfile, switches: Switches) -> ReferencePoints:
-    """The problem's reference points: they do not depend on the budgets, so any budget will do."""
-    probe = make_problem(graph, profile, ram_budget_bytes=1, runtime_factor=1.0, switches=switches)
-    return reference_points(probe)
-
-
 def _check_outputs(*options: tuple[str, Path | None]) -> None:
     """Refuse an output whose directory is missing before solving, not after minutes of work."""
     for option, path in options:
@@ -287,7 +281,7 @@ def _solve(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
     switches = _switches(args)
     # A budget given as "50%" is relative to the plain peak, which does not depend on the budget.
-    plain_peak = _reference(graph, profile, switches).plain_peak_ram_bytes
+    plain_peak = reference_points_of(graph, profile, switches).plain_peak_ram_bytes
     budget = parse_bytes(args.ram_budget, what="--ram-budget", percent_of=plain_peak)
     problem = make_problem(
         graph, profile, ram_budget_bytes=budget, runtime_factor=args.runtime_budget, switches=switches
@@ -349,7 +343,7 @@ def _sweep(args: argparse.Namespace) -> int:
     graph = _load_graph(args)
     profile = load_profile(args.profile)
     switches = _switches(args)
-    ref = _reference(graph, profile, switches)
+    ref = reference_points_of(graph, profile, switches)
     budgets = _sweep_budgets(args, ref, switches)
     problems = [
         make_problem(graph, profile, ram_budget_bytes=b, runtime_factor=f, switches=switches)

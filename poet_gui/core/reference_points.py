@@ -9,7 +9,8 @@ import numpy as np
 
 from poet_gui.core.graph import TrainingGraph
 from poet_gui.core.plan import Decisions
-from poet_gui.core.problem import Problem
+from poet_gui.core.problem import Problem, Switches, make_problem
+from poet_gui.core.profiles import DeviceProfile
 from poet_gui.core.schedule import build_operations
 from poet_gui.core.simulate import simulate
 
@@ -48,6 +49,14 @@ def min_ram_bytes(problem: Problem) -> float:
     """
     m = np.asarray(problem.costs.ram_bytes, dtype=float)
     return float(max(m[v] + sum(m[u] for u in node.inputs) for v, node in enumerate(problem.graph.nodes)))
+
+
+def reference_points_of(
+    graph: TrainingGraph, profile: DeviceProfile, switches: Switches = Switches()
+) -> ReferencePoints:
+    """The reference points of ``graph`` on ``profile``: they do not depend on the budgets, so the
+    problem they are measured on carries placeholder ones."""
+    return reference_points(make_problem(graph, profile, ram_budget_bytes=1, runtime_factor=1.0, switches=switches))
 
 
 def reference_points(problem: Problem) -> ReferencePoints:

@@ -41,15 +41,13 @@ from PySide6.QtWidgets import (
 
 from poet_gui.core import plan_io, workspace
 from poet_gui.core.errors import PoetError
-from poet_gui.core.graph import TrainingGraph
 from poet_gui.core.milp import Progress, SolverOptions
 from poet_gui.core.onnx_import import load_onnx_graph, symbolic_dimensions
 from poet_gui.core.plan import SolveStatus
 from poet_gui.core.plan_io import read_plan, save_plan
 from poet_gui.core.planner import VerifiedPlan
-from poet_gui.core.problem import Switches, make_problem
+from poet_gui.core.problem import Switches
 from poet_gui.core.profiles import DeviceProfile
-from poet_gui.core.reference_points import reference_points
 from poet_gui.core.schedule_export import write_operations_csv
 from poet_gui.core.units import format_bytes, format_energy, format_gap, format_overhead
 from poet_gui.core.workspace import PinnedPlan, Workspace, file_format, plan_mismatch, read_workspace, unique_name
@@ -59,7 +57,7 @@ from poet_gui.ui.exports import save_plot_images
 from poet_gui.ui.plan_figures import inputs_text
 from poet_gui.ui.plots import EnergyPlot, MemoryPlot, TimelinePlot, TradeoffPlot
 from poet_gui.ui.recent_files import RecentFilesMenu, forget, remember
-from poet_gui.ui.state import AppState, ModelSource, Session, SolvePhase
+from poet_gui.ui.state import AppState, ModelSource, Session, SolvePhase, session_for
 from poet_gui.ui.sweep_job import SweepRunner
 from poet_gui.ui.widgets.budget_panel import BudgetPanel
 from poet_gui.ui.widgets.device_panel import DevicePanel
@@ -97,31 +95,6 @@ def _busy() -> Iterator[None]:
         yield
     finally:
         QApplication.restoreOverrideCursor()
-
-
-def _session_for(
-    model: ModelSource,
-    graph: TrainingGraph,
-    profile: DeviceProfile,
-    *,
-    ram_budget_bytes: float | None = None,
-    ram_fraction: float = 0.6,
-    runtime_factor: float,
-    switches: Switches,
-    options: SolverOptions,
-) -> Session:
-    """A session planning ``graph``, which is already in hand.
-
-    Unlike :func:`~poet_gui.ui.state.new_session` this never re-reads the model's source: a graph from
-    a plan or workspace file is embedded there and its original file may be gone, and a change of
-    device must not re-read a graph file that was edited since. Without ``ram_budget_bytes`` the
-    budget is ``ram_fraction`` of the plain peak, never below the least RAM the model needs.
-    """
-    probe = make_problem(graph, profile, ram_budget_bytes=1, runtime_factor=runtime_factor, switches=switches)
-    ref = reference_points(probe)
-    if ram_budget_bytes is None:
-        ram_budget_bytes = float(max(round(ref.plain_peak_ram_bytes * ram_fraction), ref.min_ram_bytes))
-    return Session(model, graph, profile, ref, ram_budget_bytes, runtime_factor, switches, options)
 
 
 class MainWindow(QMainWindow):
@@ -395,7 +368,7 @@ class MainWindow(QMainWindow):
         old = self.state.session
         fraction = old.ram_budget_bytes / old.reference.plain_peak_ram_bytes
         try:
-            session = _session_for(
+            session = session_for(
                 model or old.model, old.graph if model is None else model.load(), profile or old.profile,
                 ram_fraction=fraction, runtime_factor=old.runtime_factor, switches=old.switches, options=old.options,
             )  # fmt: skip
@@ -505,7 +478,7 @@ class MainWindow(QMainWindow):
             return False
         result = loaded.result
         p = result.plan.problem
-        session = _session_for(
+        session = session_for(
             ModelSource(zoo_name=None, graph_path=str(path)), p.graph, p.profile,
             ram_budget_bytes=p.ram_budget_bytes, runtime_factor=p.runtime_factor, switches=p.switches,
             options=loaded.options or self.state.session.options,
@@ -524,7 +497,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot open this workspace", str(exc))
             return False
         model = ModelSource(zoo_name=ws.zoo_name, params=ws.params, graph_path=ws.graph_path)
-        session = _session_for(
+        session = session_for(
             model, ws.graph, ws.profile, ram_budget_bytes=ws.ram_budget_bytes, runtime_factor=ws.runtime_factor,
             switches=ws.switches, options=ws.options,
         )  # fmt: skip

@@ -19,7 +19,7 @@ from poet_gui.core.onnx_import import load_onnx_graph
 from poet_gui.core.planner import VerifiedPlan
 from poet_gui.core.problem import Problem, Switches, make_problem
 from poet_gui.core.profiles import DeviceProfile
-from poet_gui.core.reference_points import ReferencePoints, reference_points
+from poet_gui.core.reference_points import ReferencePoints, reference_points_of
 from poet_gui.core.zoo import build_model
 
 
@@ -97,13 +97,35 @@ def new_session(
     switches: Switches = Switches(),
     options: SolverOptions = SolverOptions(time_limit_s=30.0),
 ) -> Session:
-    """A session for ``model`` on ``profile`` with the RAM budget at ``ram_fraction`` of the plain peak
-    (never below the least RAM the model needs)."""
-    graph = model.load()
-    probe = make_problem(graph, profile, ram_budget_bytes=1, runtime_factor=runtime_factor, switches=switches)
-    ref = reference_points(probe)
-    budget = max(round(ref.plain_peak_ram_bytes * ram_fraction), ref.min_ram_bytes)
-    return Session(model, graph, profile, ref, float(budget), runtime_factor, switches, options)
+    """A session for ``model`` (read or built now) on ``profile``; see :func:`session_for`."""
+    return session_for(
+        model, model.load(), profile, ram_fraction=ram_fraction, runtime_factor=runtime_factor,
+        switches=switches, options=options,
+    )  # fmt: skip
+
+
+def session_for(
+    model: ModelSource,
+    graph: TrainingGraph,
+    profile: DeviceProfile,
+    *,
+    ram_budget_bytes: float | None = None,
+    ram_fraction: float = 0.6,
+    runtime_factor: float,
+    switches: Switches,
+    options: SolverOptions,
+) -> Session:
+    """A session planning ``graph``, which is already in hand.
+
+    This never re-reads the model's source: a graph from a plan or workspace file is embedded there
+    and its original file may be gone, and a change of device must not re-read a graph file that was
+    edited since. Without ``ram_budget_bytes`` the budget is ``ram_fraction`` of the plain peak, never
+    below the least RAM the model needs.
+    """
+    ref = reference_points_of(graph, profile, switches)
+    if ram_budget_bytes is None:
+        ram_budget_bytes = float(max(round(ref.plain_peak_ram_bytes * ram_fraction), ref.min_ram_bytes))
+    return Session(model, graph, profile, ref, ram_budget_bytes, runtime_factor, switches, options)
 
 
 class AppState(QObject):
