@@ -24,7 +24,7 @@ from poet_gui.core.graph import TrainingGraph
 from poet_gui.core.graph_io import load_graph_file
 from poet_gui.core.milp import Solver, SolverOptions
 from poet_gui.core.onnx_import import load_onnx_graph
-from poet_gui.core.plan import SolveStatus
+from poet_gui.core.plan import OPTIMAL_GAP, SolveStatus
 from poet_gui.core.plan_io import VERSION, PlanFile, read_plan, save_plan
 from poet_gui.core.planner import VerifiedPlan
 from poet_gui.core.problem import Switches, make_problem
@@ -125,8 +125,8 @@ def _add_solver_arguments(parser: argparse.ArgumentParser, *, per: str) -> None:
     parser.add_argument(
         "--gap",
         type=_positive_float,
-        default=1e-8,
-        help="relative optimality gap at which the solver stops (default 1e-8)",
+        default=OPTIMAL_GAP,
+        help=f"relative optimality gap at which the solver stops (default {OPTIMAL_GAP:g}, what counts as optimal)",
     )
     parser.add_argument("--threads", type=_positive_int, default=1, help=f"solver threads{per} (default 1)")
 
