@@ -22,7 +22,7 @@ from poet_gui import __version__
 from poet_gui.core.errors import PoetError
 from poet_gui.core.graph import TrainingGraph
 from poet_gui.core.graph_io import load_graph_file
-from poet_gui.core.milp import Solver, SolverOptions
+from poet_gui.core.milp import EXACT_MAX_COLUMNS, Method, Solver, SolverOptions
 from poet_gui.core.onnx_import import load_onnx_graph
 from poet_gui.core.plan import OPTIMAL_GAP, SolveStatus
 from poet_gui.core.plan_io import VERSION, PlanFile, read_plan, save_plan
@@ -129,6 +129,13 @@ def _add_solver_arguments(parser: argparse.ArgumentParser, *, per: str) -> None:
         help=f"relative optimality gap at which the solver stops (default {OPTIMAL_GAP:g}, what counts as optimal)",
     )
     parser.add_argument("--threads", type=_positive_int, default=1, help=f"solver threads{per} (default 1)")
+    parser.add_argument(
+        "--method",
+        choices=[m.value for m in Method],
+        default=Method.AUTO.value,
+        help=f"exact MILP, or the windowed approximation (HiGHS only) for models too large to solve exactly "
+        f"in time; auto picks windowed above {EXACT_MAX_COLUMNS:,} model columns (default auto)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,7 +271,11 @@ def _switches(args: argparse.Namespace) -> Switches:
 
 def _options(args: argparse.Namespace) -> SolverOptions:
     return SolverOptions(
-        solver=Solver(args.solver), time_limit_s=args.time_limit, rel_gap=args.gap, threads=args.threads
+        solver=Solver(args.solver),
+        time_limit_s=args.time_limit,
+        rel_gap=args.gap,
+        threads=args.threads,
+        method=Method(args.method),
     )
 
 

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from poet_gui.core.errors import SolveError
+from poet_gui.core.errors import SolveCancelled, SolveError
 from poet_gui.core.milp_model import Family, MilpModel, build_model
+from poet_gui.core.milp_window import Restriction, sweep_windows
 from poet_gui.core.plan import OPTIMAL_GAP, Decisions, Plan, SolveStatus, decisions_energy_j
 from poet_gui.core.problem import Problem
 from poet_gui.core.reference_points import min_ram_bytes
@@ -36,6 +37,21 @@ class Solver(StrEnum):
     CBC = "cbc"
 
 
+class Method(StrEnum):
+    """Exact MILP, or the windowed approximation (:mod:`milp_window`) for models too large to solve
+    exactly in a user's wait; ``auto`` picks by model size (:data:`EXACT_MAX_COLUMNS`)."""
+
+    AUTO = "auto"
+    EXACT = "exact"
+    WINDOWED = "windowed"
+
+
+#: Above this many columns ``auto`` uses the windowed approximation. Measured (benchmarks/RESULTS.md):
+#: resnet50's 420k-column model is still presolving after 25 s and has no root LP after 60 s; the
+#: largest models HiGHS closes or nearly closes in a minute (resnet18_cifar) have ~65k.
+EXACT_MAX_COLUMNS = 120_000
+
+
 @dataclass(frozen=True, slots=True)
 class SolverOptions:
     """How long and how hard to search. ``rel_gap`` is the relative gap at which the solver stops;
@@ -46,6 +62,7 @@ class SolverOptions:
     time_limit_s: float = 60.0
     rel_gap: float = OPTIMAL_GAP
     threads: int = 1
+    method: Method = Method.AUTO
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +114,9 @@ def solve_milp(
                     solve_s=time.perf_counter() - started,
                     message=f"the largest step needs {need:,.0f} B of RAM, above the budget")  # fmt: skip
     model = build_model(problem)
+    if start is not None and options.solver is Solver.HIGHS and _use_windows(model, options):
+        raw = _solve_windowed(model, options, cancel, on_progress, started, start)
+        return _to_plan(model, raw, options, time.perf_counter() - started, windowed=True)
     if options.solver is Solver.HIGHS:
         raw = _solve_highs(model, options, cancel, on_progress, started, start)
     else:
@@ -104,9 +124,17 @@ def solve_milp(
     return _to_plan(model, raw, options, time.perf_counter() - started)
 
 
-def _to_plan(model: MilpModel, raw: _RawResult, options: SolverOptions, solve_s: float) -> Plan:
+def _use_windows(model: MilpModel, options: SolverOptions) -> bool:
+    if options.method is Method.AUTO:
+        return model.num_cols > EXACT_MAX_COLUMNS
+    return options.method is Method.WINDOWED
+
+
+def _to_plan(
+    model: MilpModel, raw: _RawResult, options: SolverOptions, solve_s: float, *, windowed: bool = False
+) -> Plan:
     problem = model.problem
-    strategy = f"milp-{options.solver.value}"
+    strategy = f"milp-{options.solver.value}" + ("-windowed" if windowed else "")
     if raw.x is None:
         return Plan(problem, raw.status, strategy, None, solve_s=solve_s, message=_no_plan_message(raw.status))
     mats = model.decisions_from(raw.x)
@@ -128,6 +156,13 @@ def _to_plan(model: MilpModel, raw: _RawResult, options: SolverOptions, solve_s:
     status = raw.status
     if status is SolveStatus.OPTIMAL and (bound is None or (energy - bound) > OPTIMAL_GAP * energy):
         status = SolveStatus.FEASIBLE  # stopped at a gap the user allowed: not a proof of optimality
+    message = (
+        f"approximation (windowed MILP): windows of stages and groups of tensors of the exact model "
+        f"({model.num_cols:,} columns) re-optimised around the best heuristic plan; the gap is measured "
+        "against the plain pass's energy, a proven lower bound"
+        if windowed
+        else ""
+    )
     return Plan(
         problem,
         status,
@@ -137,6 +172,7 @@ def _to_plan(model: MilpModel, raw: _RawResult, options: SolverOptions, solve_s:
         bound_j=bound,
         solve_s=solve_s,
         solver_energy_j=solver_energy,
+        message=message,
     )
 
 
@@ -249,7 +285,60 @@ def _solve_highs(
     raise SolveError(f"HiGHS stopped with status {h.modelStatusToString(status)!r}")
 
 
-def _highs_lp(model: MilpModel, highspy):
+def _solve_windowed(
+    model: MilpModel,
+    options: SolverOptions,
+    cancel: threading.Event | None,
+    on_progress: ProgressCallback | None,
+    started: float,
+    start: Decisions,
+) -> _RawResult:
+    """The windowed approximation (:func:`milp_window.sweep_windows`) with HiGHS on each window.
+
+    No bound better than the plain pass's energy is claimed: the full LP relaxation of a model
+    this size takes longer than the sweep itself.
+    """
+    import highspy
+
+    def canonical(x: np.ndarray) -> np.ndarray:
+        mats = model.decisions_from(x)
+        return model.start_vector(Decisions.of(*(mats[f] for f in Family)))
+
+    def solve_window(sub: Restriction, x0: np.ndarray, limit_s: float) -> np.ndarray | None:
+        h = _new_highs()
+        h.setOptionValue("time_limit", float(limit_s))
+        h.setOptionValue("mip_rel_gap", float(options.rel_gap))
+        h.setOptionValue("threads", int(options.threads))
+        h.setOptionValue("random_seed", 0)
+        h.passModel(_highs_lp(sub, highspy))
+        solution = highspy.HighsSolution()
+        solution.col_value = x0
+        solution.value_valid = True
+        h.setSolution(solution)
+        if cancel is not None:
+            h.cbMipInterrupt.subscribe(lambda event: event.interrupt() if cancel.is_set() else None)
+        h.run()
+        if h.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
+            return None
+        return np.asarray(h.getSolution().col_value)
+
+    def improved(x: np.ndarray) -> None:
+        if on_progress is not None:
+            energy = model.energy_j(float(model.cost @ x) + model.objective_offset)
+            on_progress(Progress(time.perf_counter() - started, energy, model.problem.plain_energy_j))
+
+    x0 = model.start_vector(start)
+    remaining = options.time_limit_s - (time.perf_counter() - started)
+    try:
+        result = sweep_windows(
+            model, x0, solve_window, time_limit_s=remaining, cancel=cancel, on_improved=improved, canonical=canonical
+        )
+    except SolveCancelled:
+        return _RawResult(SolveStatus.FEASIBLE, x0, None)
+    return _RawResult(SolveStatus.FEASIBLE, result.x, None)
+
+
+def _highs_lp(model: MilpModel | Restriction, highspy):
     lp = highspy.HighsLp()
     lp.num_col_ = model.num_cols
     lp.num_row_ = model.num_rows

@@ -49,9 +49,11 @@ class Family(StrEnum):
 class MilpModel:
     """A built MILP: minimise ``cost @ x`` s.t. ``row_lower <= A x <= row_upper``, bounds, integrality.
 
-    ``A`` is in CSR form (``row_start``, ``col_index``, ``value``). ``index[family][t, i]`` is the
-    column of that decision, or -1 where the decision is a constant (see :meth:`constant`).
-    ``objective_offset`` is the scaled cost of the constant computes ``R[t,t] = 1``.
+        ``A`` is in CSR form (``row_start``, ``col_index``, ``value``). ``index[family][t, i]`` is the
+        column of that decision, or -1 where the decision is a constant (see :meth:`constant`).
+        ``objective_offset`` is the scaled cost of the constant computes ``R[t,t] = 1``. ``col_stage[j]``
+        is the stage a column belongs to and ``col_node[j]`` the tensor it decides about (-1 for a RAM
+    level), so a window of stages or a group of tensors can be re-optimised on its own.
     """
 
     problem: Problem
@@ -69,6 +71,8 @@ class MilpModel:
     objective_offset: float
     objective_scale: float
     build_s: float
+    col_stage: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    col_node: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     free_cols: tuple[tuple[int, int, int, int], ...] = field(default=(), repr=False)  # (col, t, i, k)
     level_rows: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # (U column, its defining row)
 
@@ -154,6 +158,8 @@ class _Builder:
         self.upper: list[np.ndarray] = []
         self.integer: list[np.ndarray] = []
         self.names: list[str] = []
+        self.stages: list[np.ndarray] = []
+        self.nodes: list[np.ndarray] = []
         self.ncols = 0
         self.rows_r: list[int] = []
         self.rows_c: list[int] = []
@@ -178,13 +184,17 @@ class _Builder:
         self.lower.append(np.zeros(count))
         self.upper.append(np.ones(count))
         self.integer.append(np.ones(count, dtype=bool))
+        self.stages.append(ts.astype(np.int64))
+        self.nodes.append(is_.astype(np.int64))
         names = self.p.graph.nodes
         self.names.extend(f"{fam.value}[{t}][{names[i].name}]" for t, i in zip(ts, is_, strict=True))
         self.index[fam] = idx
 
-    def add_col(self, name: str, lower: float, upper: float, *, integer: bool) -> int:
+    def add_col(self, name: str, stage: int, node: int, lower: float, upper: float, *, integer: bool) -> int:
         col = self.ncols
         self.ncols += 1
+        self.stages.append(np.array([stage], dtype=np.int64))
+        self.nodes.append(np.array([node], dtype=np.int64))
         self.cost.append(np.zeros(1))
         self.lower.append(np.array([lower]))
         self.upper.append(np.array([upper]))
@@ -293,7 +303,7 @@ class _Builder:
         if rk is None and not blockers:
             return -1
         names = self.p.graph.nodes
-        f = self.add_col(f"FREE[{t}][{names[i].name}->{names[k].name}]", 0.0, 1.0, integer=False)
+        f = self.add_col(f"FREE[{t}][{names[i].name}->{names[k].name}]", t, i, 0.0, 1.0, integer=False)
         self.free_cols.append((f, t, i, k))
         if rk is not None:
             self.add_row([(f, 1.0), (rk, -1.0)], -np.inf, 0.0)
@@ -328,7 +338,7 @@ class _Builder:
                 c = self.col(Family.RESIDENT, t, i)
                 if c >= 0:
                     level_terms.append((c, m[i]))
-            prev = self.add_col(f"U[{t}][{names[0].name}]", 0.0, budget, integer=False)
+            prev = self.add_col(f"U[{t}][{names[0].name}]", t, -1, 0.0, budget, integer=False)
             self.level_rows.append((prev, len(self.row_lo)))
             self.add_row([(prev, 1.0)] + [(c, -v) for c, v in level_terms], level_const, level_const)
             pending: list[tuple[int, float]] = []  # frees since prev, as (column, bytes)
@@ -351,7 +361,7 @@ class _Builder:
                     const += m[k]
                 else:
                     terms.append((rk, -m[k]))
-                cur = self.add_col(f"U[{t}][{names[k].name}]", 0.0, budget, integer=False)
+                cur = self.add_col(f"U[{t}][{names[k].name}]", t, -1, 0.0, budget, integer=False)
                 self.level_rows.append((cur, len(self.row_lo)))
                 self.add_row([(cur, 1.0), *terms], const, const)
                 prev, pending, pending_const = cur, [], 0.0
@@ -403,6 +413,8 @@ class _Builder:
             objective_offset=offset,
             objective_scale=self.energy_scale,
             build_s=time.perf_counter() - started,
+            col_stage=np.concatenate(self.stages) if self.stages else np.zeros(0, dtype=np.int64),
+            col_node=np.concatenate(self.nodes) if self.nodes else np.zeros(0, dtype=np.int64),
             free_cols=tuple(self.free_cols),
             level_rows=tuple(self.level_rows),
         )

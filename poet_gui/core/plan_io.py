@@ -30,7 +30,7 @@ from poet_gui.core.atomic import write_text_atomic
 from poet_gui.core.errors import GraphError, PlanFormatError, ScheduleError
 from poet_gui.core.graph import TrainingGraph
 from poet_gui.core.graph_io import _graph_from_json, graph_to_json
-from poet_gui.core.milp import Solver, SolverOptions
+from poet_gui.core.milp import Method, Solver, SolverOptions
 from poet_gui.core.plan import OPTIMAL_GAP, Decisions, Plan, SolveStatus
 from poet_gui.core.planner import VerifiedPlan
 from poet_gui.core.problem import Problem, Switches, make_problem
@@ -57,7 +57,9 @@ _TOP_KEYS = (
 _BUDGET_KEYS = ("ram_budget_bytes", "runtime_factor")
 _SWITCH_KEYS = tuple(f.name for f in fields(Switches))
 _SOLVER_KEYS = ("strategy", "options")
-_OPTION_KEYS = ("solver", "time_limit_s", "rel_gap", "threads")
+_OPTION_KEYS = ("solver", "time_limit_s", "rel_gap", "threads", "method")
+#: Fields older files may lack, with what their absence means.
+_OPTIONAL_OPTION_KEYS = ("method",)
 _RESULT_KEYS = ("status", "message", "energy_j", "bound_j", "gap", "solve_s", "solver_energy_j")
 _SIM_FLOATS = (
     "energy_j", "compute_j", "pagein_j", "pageout_j", "compute_s", "paging_s", "runtime_s", "peak_ram_bytes",
@@ -125,6 +127,7 @@ def plan_to_json(result: VerifiedPlan, *, options: SolverOptions | None = None) 
                 "time_limit_s": float(options.time_limit_s),
                 "rel_gap": float(options.rel_gap),
                 "threads": options.threads,
+                "method": options.method.value,
             },
         },
         "result": {
@@ -210,7 +213,11 @@ def plan_from_json(data: object, source: str) -> PlanFile:
     )
     solver = top.object("solver", _SOLVER_KEYS)
     strategy = solver.text("strategy", is_empty_ok=False)
-    options = None if solver.raw("options") is None else _options(solver.object("options", _OPTION_KEYS))
+    options = (
+        None
+        if solver.raw("options") is None
+        else _options(solver.object("options", _OPTION_KEYS, _OPTIONAL_OPTION_KEYS))
+    )
     res = top.object("result", _RESULT_KEYS)
     status = res.choice("status", SolveStatus)
     has_schedule = status in _WITH_SCHEDULE
@@ -306,12 +313,14 @@ class _Object:
     """One JSON object of a plan file: checked for missing and unknown fields, with typed getters
     whose refusals name the file and the dotted field (``result.energy_j``)."""
 
-    def __init__(self, source: str, where: str, value: object, keys: tuple[str, ...]) -> None:
+    def __init__(
+        self, source: str, where: str, value: object, keys: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> None:
         self.source, self.where = source, where
         label = f"{where}: " if where else ""
         if not isinstance(value, dict):
             raise PlanFormatError(f"{source}: {where or 'the top level'} must be a JSON object, got {_show(value)}")
-        missing = [k for k in keys if k not in value]
+        missing = [k for k in keys if k not in value and k not in optional]
         if missing:
             raise PlanFormatError(f"{source}: {label}missing field(s) {', '.join(missing)}")
         unknown = [k for k in value if k not in keys]
@@ -327,8 +336,11 @@ class _Object:
     def raw(self, key: str) -> Any:
         return self._data[key]
 
-    def object(self, key: str, keys: tuple[str, ...]) -> _Object:
-        return _Object(self.source, f"{self.where}.{key}" if self.where else key, self._data[key], keys)
+    def object(self, key: str, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> _Object:
+        return _Object(self.source, f"{self.where}.{key}" if self.where else key, self._data[key], keys, optional)
+
+    def has(self, key: str) -> bool:
+        return key in self._data
 
     def text(self, key: str, *, is_empty_ok: bool = True) -> str:
         value = self._data[key]
@@ -451,6 +463,7 @@ def _options(obj: _Object) -> SolverOptions:
         time_limit_s=obj.number("time_limit_s", sign="positive"),
         rel_gap=obj.number("rel_gap"),
         threads=obj.count("threads", is_positive=True),
+        method=obj.choice("method", Method) if obj.has("method") else Method.AUTO,
     )
 
 

@@ -31,6 +31,7 @@ from poet_gui.core.plan_io import (
     _BUDGET_KEYS,
     _LINE_WIDTH,
     _OPTION_KEYS,
+    _OPTIONAL_OPTION_KEYS,
     _PACKED_ITEM_WIDTH,
     _PROFILE_FIGURES,
     _PROFILE_KEYS,
@@ -183,6 +184,7 @@ def workspace_to_json(workspace: Workspace) -> dict[str, Any]:
             "time_limit_s": float(o.time_limit_s),
             "rel_gap": float(o.rel_gap),
             "threads": o.threads,
+            "method": o.method.value,
         },
         "plan": None if ws.current is None else plan_to_json(ws.current, options=ws.options),
         "pinned": [{"name": pin.name, "plan": plan_to_json(pin.result, options=pin.options)} for pin in ws.pinned],
@@ -270,7 +272,7 @@ def workspace_from_json(data: object, source: str) -> Workspace:
         ram_budget_bytes=budgets.number("ram_budget_bytes", sign="positive"),
         runtime_factor=budgets.number("runtime_factor", sign="positive"),
         switches=Switches(**{key: switches.flag(key) for key in _SWITCH_KEYS}),
-        options=_options(top.object("solver_options", _OPTION_KEYS)),
+        options=_options(top.object("solver_options", _OPTION_KEYS, _OPTIONAL_OPTION_KEYS)),
     )
     current = None
     if top.raw("plan") is not None:

@@ -44,6 +44,20 @@ def test_solve_json_reports_an_optimal_verified_plan(capsys):
     assert data["gap"] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_windowed_method_gives_a_labelled_verified_approximation(capsys):
+    code, out, err = run_cli(
+        capsys, "solve", "--model", "linear", "--profile", "a72", "--ram-budget", "3708", "--runtime-budget", "1.2",
+        "--method", "windowed", "--time-limit", "20", "--json",
+    )  # fmt: skip
+    assert code == EXIT_PLAN, err
+    data = json.loads(out)
+    assert data["status"] == "feasible"
+    assert data["verified"] is True
+    assert data["solver"] == "milp-highs-windowed"
+    assert data["message"].startswith("approximation")
+    assert data["peak_ram_bytes"] <= 3708
+
+
 def test_infeasible_is_one_json_object_with_the_minimum_ram(capsys):
     code, out, _ = run_cli(
         capsys, "solve", "--model", "linear", "--profile", "m0", "--ram-budget", "2500", "--runtime-budget", "1.2",

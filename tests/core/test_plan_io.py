@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from poet_gui.core.errors import PlanFormatError
-from poet_gui.core.milp import Solver, SolverOptions
+from poet_gui.core.milp import Method, Solver, SolverOptions
 from poet_gui.core.plan_io import (
     graph_sha256,
     load_plan,
@@ -209,6 +209,7 @@ def test_an_edited_graph_is_refused_by_its_hash(saved):
         (lambda d: d["switches"].__setitem__("paging", "yes"), "switches.paging must be true or false"),
         (lambda d: d["profile"].__setitem__("bytes_per_element", 2.5), "profile.bytes_per_element must be an int"),
         (lambda d: d["solver"]["options"].__setitem__("solver", "gurobi"), "solver.options.solver must be one of"),
+        (lambda d: d["solver"]["options"].__setitem__("method", "guess"), "solver.options.method must be one of"),
         (lambda d: d["result"].__setitem__("status", "great"), "result.status must be one of"),
         (lambda d: d["result"].__setitem__("status", "infeasible"), "must be null for status 'infeasible'"),
         (lambda d: d.__setitem__("decisions", None), "decisions is null, but a plan with status 'optimal'"),
@@ -226,6 +227,14 @@ def test_an_edited_graph_is_refused_by_its_hash(saved):
 )
 def test_malformed_files_are_refused_naming_the_file_and_field(saved, edit, needle):
     assert needle in refusal(altered(saved, edit))
+
+
+def test_the_solve_method_round_trips_and_files_without_it_mean_auto(tmp_path, paged):
+    path = tmp_path / "windowed.json"
+    save_plan(paged, path, options=dataclasses.replace(OPTIONS, method=Method.WINDOWED))
+    assert read_plan(path).options.method is Method.WINDOWED
+    older = altered(path, lambda d: d["solver"]["options"].pop("method"), "older.json")
+    assert read_plan(older).options.method is Method.AUTO
 
 
 def test_a_truncated_file_is_refused(saved):

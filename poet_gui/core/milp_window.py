@@ -1,0 +1,205 @@
+"""Approximate plans for graphs too large to solve exactly in time: re-optimise windows of stages.
+
+Why: on resnet50 (335 nodes, 420k columns) HiGHS spends its first ~25 s presolving and has not
+finished the root LP after a minute, so the exact MILP adds nothing to the heuristic start in the
+time a user waits. The MILP couples stages only through persistence (stage ``t`` to ``t+1``) and
+the single runtime row, so fixing every column outside a window of consecutive stages to the
+incumbent's values leaves a small MILP that HiGHS solves in a second or two, and any solution of
+it is a valid plan of the whole problem. Sweeping overlapping windows over the stages, keeping each
+improvement, is a large-neighbourhood search: it never makes the plan worse, every plan it returns
+satisfies the full model, and its quality is measured against a proven lower bound — but it is an
+approximation (windows cannot move a decision across their edges), and it is labelled so.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from poet_gui.core.errors import SolveCancelled
+from poet_gui.core.milp_model import MilpModel
+
+#: Stages per window, and how far consecutive windows advance (half overlap lets a decision near
+#: one window's edge be revisited in the middle of the next).
+WINDOW_STAGES = 24
+WINDOW_STEP = 12
+#: Tensors re-decided together (only tensors the plan spends extra energy on are grouped).
+TENSOR_GROUP = 8
+#: Longest a single window may run; the whole sweep is bounded by the caller's time limit.
+WINDOW_TIME_LIMIT_S = 3.0
+#: Row activities may exceed their bounds by this much (bytes, scaled joules) after a window.
+_ROW_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """``model`` with every column outside ``free`` fixed to ``x``: a smaller MILP in the same form.
+
+    ``columns`` maps the restricted model's columns back to the full model's. Rows whose columns are
+    all fixed are dropped (the fixed point satisfies them); the fixed part of every other row moves
+    into its bounds, and the fixed part of the objective into ``objective_offset``.
+    """
+
+    columns: np.ndarray
+    cost: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    is_integer: np.ndarray
+    row_start: np.ndarray
+    col_index: np.ndarray
+    value: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    objective_offset: float
+
+    @property
+    def num_cols(self) -> int:
+        return len(self.cost)
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.row_lower)
+
+
+def _row_of_nonzero(model: MilpModel) -> np.ndarray:
+    return np.repeat(np.arange(model.num_rows), np.diff(model.row_start))
+
+
+def restrict(model: MilpModel, free: np.ndarray, x: np.ndarray) -> Restriction:
+    """Fix every column not in ``free`` (a boolean mask) at its value in ``x``."""
+    rows = _row_of_nonzero(model)
+    free_nz = free[model.col_index]
+    fixed_part = np.bincount(
+        rows[~free_nz], weights=model.value[~free_nz] * x[model.col_index[~free_nz]], minlength=model.num_rows
+    )
+    keep_row = np.bincount(rows[free_nz], minlength=model.num_rows) > 0
+    new_col = np.cumsum(free) - 1
+    new_row = np.cumsum(keep_row) - 1
+    nz = free_nz & keep_row[rows]
+    counts = np.bincount(new_row[rows[nz]], minlength=int(keep_row.sum()))
+    with np.errstate(invalid="ignore"):  # inf - finite stays inf
+        lower = model.row_lower[keep_row] - fixed_part[keep_row]
+        upper = model.row_upper[keep_row] - fixed_part[keep_row]
+    return Restriction(
+        columns=np.flatnonzero(free),
+        cost=model.cost[free],
+        col_lower=model.col_lower[free],
+        col_upper=model.col_upper[free],
+        is_integer=model.is_integer[free],
+        row_start=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        col_index=new_col[model.col_index[nz]].astype(np.int64),
+        value=model.value[nz],
+        row_lower=lower,
+        row_upper=upper,
+        objective_offset=model.objective_offset + float(model.cost[~free] @ x[~free]),
+    )
+
+
+def satisfies(model: MilpModel, x: np.ndarray) -> bool:
+    """Whether ``x`` meets every row and column bound of ``model`` (within a small tolerance)."""
+    activity = np.bincount(_row_of_nonzero(model), weights=model.value * x[model.col_index], minlength=model.num_rows)
+    tol = _ROW_TOLERANCE * np.maximum(1.0, np.abs(activity))
+    return bool(
+        np.all(activity >= model.row_lower - tol)
+        and np.all(activity <= model.row_upper + tol)
+        and np.all(x >= model.col_lower - _ROW_TOLERANCE)
+        and np.all(x <= model.col_upper + _ROW_TOLERANCE)
+    )
+
+
+def windows(num_stages: int, size: int = WINDOW_STAGES, step: int = WINDOW_STEP) -> list[tuple[int, int]]:
+    """Overlapping ``[start, end)`` ranges that cover ``0..num_stages-1``, the last one flush with the end."""
+    if num_stages <= size:
+        return [(0, num_stages)]
+    starts = [*range(0, num_stages - size, step), num_stages - size]
+    return [(a, a + size) for a in starts]
+
+
+def neighbourhoods(model: MilpModel, x: np.ndarray) -> list[np.ndarray]:
+    """Column masks to re-optimise in turn: windows of consecutive stages (every decision made in
+    them), interleaved with groups of the tensors that cost the plan ``x`` extra energy (every
+    decision about them, in every stage, with all RAM levels free). Stage windows change local
+    choices; tensor groups can keep a tensor across many stages instead of recomputing or paging
+    it, which no stage window can."""
+    n = int(model.col_stage.max()) + 1 if model.num_cols else 0
+    by_stage = [(model.col_stage >= a) & (model.col_stage < b) for a, b in windows(n)]
+    decided = model.col_node >= 0
+    extra = np.bincount(model.col_node[decided], weights=(model.cost * x)[decided], minlength=n)
+    costly = np.flatnonzero(extra > 0)
+    level = ~decided
+    by_tensor = [
+        level | np.isin(model.col_node, costly[a:b]) for a, b in windows(len(costly), TENSOR_GROUP, TENSOR_GROUP)
+    ]
+    masks: list[np.ndarray] = []
+    for i in range(max(len(by_stage), len(by_tensor))):
+        masks.extend(m[i] for m in (by_tensor, by_stage) if i < len(m))
+    return masks
+
+
+#: Solves one restricted MILP from a start within a time limit: returns its columns' values, or
+#: None when it found nothing better than the start. Injected so this module stays solver-neutral.
+WindowSolver = Callable[[Restriction, np.ndarray, float], np.ndarray | None]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The improved column vector and what the sweep did."""
+
+    x: np.ndarray
+    windows_solved: int
+    windows_improved: int
+    passes: int
+
+
+def sweep_windows(
+    model: MilpModel,
+    x0: np.ndarray,
+    solve_window: WindowSolver,
+    *,
+    time_limit_s: float,
+    cancel: threading.Event | None = None,
+    on_improved: Callable[[np.ndarray], None] | None = None,
+    canonical: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> SweepResult:
+    """Re-optimise windows of stages until a whole pass improves nothing or time runs out.
+
+    ``x0`` must satisfy the model (a heuristic schedule's :meth:`MilpModel.start_vector`).
+    ``canonical`` re-derives the dependent columns (frees, RAM levels) from a window's 0/1
+    decisions, so float noise from the solver never accumulates across windows; a window result
+    that does not satisfy the whole model afterwards is discarded, never kept.
+    """
+    started = time.perf_counter()
+    x = x0.copy()
+    best = float(model.cost @ x)
+    solved = improved = passes = 0
+    while True:
+        passes += 1
+        improved_this_pass = False
+        for free in neighbourhoods(model, x):
+            if cancel is not None and cancel.is_set():
+                raise SolveCancelled("cancelled")
+            remaining = time_limit_s - (time.perf_counter() - started)
+            if remaining <= 0.05:
+                return SweepResult(x, solved, improved, passes)
+            sub = restrict(model, free, x)
+            solved += 1
+            values = solve_window(sub, x[free], min(WINDOW_TIME_LIMIT_S, remaining))
+            if values is None:
+                continue
+            candidate = x.copy()
+            candidate[free] = values
+            if canonical is not None:
+                candidate = canonical(candidate)
+            energy = float(model.cost @ candidate)
+            if energy < best - 1e-9 * abs(best) and satisfies(model, candidate):
+                x, best = candidate, energy
+                improved += 1
+                improved_this_pass = True
+                if on_improved is not None:
+                    on_improved(x)
+        if not improved_this_pass:
+            return SweepResult(x, solved, improved, passes)
