@@ -24,7 +24,7 @@ import numpy as np
 from poet_gui.core.errors import SolveCancelled, SolveError
 from poet_gui.core.milp_model import Family, MilpModel, build_model
 from poet_gui.core.milp_window import Restriction, sweep_windows
-from poet_gui.core.plan import OPTIMAL_GAP, Decisions, Plan, SolveStatus, decisions_energy_j
+from poet_gui.core.plan import APPROXIMATE_SUFFIX, OPTIMAL_GAP, Decisions, Plan, SolveStatus, decisions_energy_j
 from poet_gui.core.problem import Problem
 from poet_gui.core.reference_points import min_ram_bytes
 from poet_gui.core.schedule import prune_redundant
@@ -134,7 +134,7 @@ def _to_plan(
     model: MilpModel, raw: _RawResult, options: SolverOptions, solve_s: float, *, windowed: bool = False
 ) -> Plan:
     problem = model.problem
-    strategy = f"milp-{options.solver.value}" + ("-windowed" if windowed else "")
+    strategy = f"milp-{options.solver.value}" + (APPROXIMATE_SUFFIX if windowed else "")
     if raw.x is None:
         return Plan(problem, raw.status, strategy, None, solve_s=solve_s, message=_no_plan_message(raw.status))
     mats = model.decisions_from(raw.x)

@@ -26,6 +26,8 @@ class SolveStatus(StrEnum):
 
 #: A relative gap at or below this counts as proven optimal (HiGHS cannot see finer differences).
 OPTIMAL_GAP = 1e-6
+#: Strategy names ending so are approximations (the windowed MILP), shown and exported as such.
+APPROXIMATE_SUFFIX = "-windowed"
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -106,6 +108,11 @@ class Plan:
     @property
     def has_schedule(self) -> bool:
         return self.decisions is not None
+
+    @property
+    def is_approximate(self) -> bool:
+        """Made by an approximation (the windowed MILP): its gap is known, optimality is never claimed."""
+        return self.strategy.endswith(APPROXIMATE_SUFFIX)
 
 
 def decisions_energy_j(problem: Problem, d: Decisions) -> tuple[float, float, float]:

@@ -837,9 +837,8 @@ class MainWindow(QMainWindow):
             if plan.status is SolveStatus.OPTIMAL:
                 quality = "Optimal (proven)"
             elif plan.gap is not None:
-                quality = (
-                    f"Feasible, within {format_gap(plan.gap)} of optimal (bound {format_energy(plan.bound_j or 0)})"
-                )
+                kind = "Approximate (windowed MILP)" if plan.is_approximate else "Feasible"
+                quality = f"{kind}, within {format_gap(plan.gap)} of optimal (bound {format_energy(plan.bound_j or 0)})"
             else:
                 quality = f"Feasible ({plan.strategy}), gap unknown"
             text = (

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QMessageBox
 
-from poet_gui.core.milp import SolverOptions
+from poet_gui.core.milp import Method, SolverOptions
 from poet_gui.core.plan import SolveStatus
 from poet_gui.core.profiles import load_profile
 from poet_gui.ui.main_window import MainWindow
@@ -273,3 +273,17 @@ def test_a_broken_profile_file_is_listed_unusable_and_the_app_keeps_working(qtbo
     combo.setCurrentIndex(combo.findData("a72"))
     wait_done(qtbot, window)
     assert window.state.session.profile.key == "a72" and window.state.session.result.sim is not None
+
+
+def test_choosing_the_windowed_method_shows_a_labelled_approximation(qtbot, window):
+    window.solve_now()
+    wait_done(qtbot, window)
+    combo = window.budget_panel._method
+    with qtbot.waitSignal(window.budget_panel.options_changed, timeout=5000):
+        combo.setCurrentIndex(combo.findData(Method.WINDOWED.value))
+    assert window.state.session.options.method is Method.WINDOWED
+    window.solve_now()
+    wait_done(qtbot, window)
+    result = window.state.session.result
+    assert result is not None and result.sim is not None and result.plan.is_approximate
+    assert window._status.text().startswith("Approximate (windowed MILP), within")

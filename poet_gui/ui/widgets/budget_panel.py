@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from poet_gui.core.milp import Solver, SolverOptions
+from poet_gui.core.milp import EXACT_MAX_COLUMNS, Method, Solver, SolverOptions
 from poet_gui.core.problem import Switches
 from poet_gui.core.units import format_bytes
 from poet_gui.ui.state import Session
@@ -97,10 +97,21 @@ class BudgetPanel(QGroupBox):
         self._time_limit.setDecimals(0)
         self._time_limit.setSuffix(" s")
         self._time_limit.setToolTip("Stop the solver after this long and keep its best plan, with its gap")
+        self._method = QComboBox()
+        method_names = {Method.AUTO: "Auto", Method.EXACT: "Exact MILP", Method.WINDOWED: "Windowed (approximate)"}
+        for m, label in method_names.items():
+            self._method.addItem(label, m.value)
+        self._method.setToolTip(
+            "Exact proves optimality but may not finish on large models; windowed re-optimises parts of the "
+            f"heuristic plan (HiGHS only) and is labelled approximate. Auto: windowed above {EXACT_MAX_COLUMNS:,} "
+            "model columns (bert, resnet50)"
+        )
         form.addRow("Solver", self._solver)
+        form.addRow("Method", self._method)
         form.addRow("Time limit", self._time_limit)
         layout.addLayout(form)
         self._solver.currentIndexChanged.connect(self._on_options_changed)
+        self._method.currentIndexChanged.connect(self._on_options_changed)
         self._time_limit.valueChanged.connect(self._on_options_changed)
 
         self._ram_slider.valueChanged.connect(self._on_ram_slider_valueChanged)
@@ -129,6 +140,7 @@ class BudgetPanel(QGroupBox):
             self._with_params.setChecked(sw.budget_includes_params)
             self._options = session.options
             self._solver.setCurrentIndex(self._solver.findData(session.options.solver.value))
+            self._method.setCurrentIndex(self._method.findData(session.options.method.value))
             self._time_limit.setValue(session.options.time_limit_s)
         finally:
             self._updating = False
@@ -203,6 +215,9 @@ class BudgetPanel(QGroupBox):
         if self._updating:
             return
         self._options = replace(
-            self._options, solver=Solver(self._solver.currentData()), time_limit_s=float(self._time_limit.value())
+            self._options,
+            solver=Solver(self._solver.currentData()),
+            method=Method(self._method.currentData()),
+            time_limit_s=float(self._time_limit.value()),
         )
         self.options_changed.emit(self._options)
