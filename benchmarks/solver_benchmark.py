@@ -1,6 +1,7 @@
 """Benchmark: our planner against a plain implementation of FORMULATION §4, same backend, same run.
 
     python3 benchmarks/solver_benchmark.py --quick         # a representative subset (minutes)
+    python3 benchmarks/solver_benchmark.py --hard          # the issue's hard cases, explicit budgets
     python3 benchmarks/solver_benchmark.py --rows benchmarks/rows.jsonl --out benchmarks/RESULTS.md
                                                            # the full grid (hours), resumable
 
@@ -35,7 +36,7 @@ from poet_gui.core.milp_model import build_model as build_milp
 from poet_gui.core.milp_plain import solve_plain
 from poet_gui.core.plan import OPTIMAL_GAP, Plan, SolveStatus
 from poet_gui.core.planner import VerifiedPlan, plan_problem
-from poet_gui.core.problem import make_problem
+from poet_gui.core.problem import Switches, make_problem
 from poet_gui.core.profiles import load_profile
 from poet_gui.core.reference_points import reference_points_of
 from poet_gui.core.zoo import build_model, list_models
@@ -52,6 +53,16 @@ QUICK = {
     "fractions": [0.50, 0.75],
     "factors": [1.2],
 }
+#: The issue's hard cases: (model, device, RAM budget in bytes or None for the model's minimum,
+#: runtime factor, paging allowed). The first is the issue's resnet18_cifar reference case.
+HARD = [
+    ("resnet18_cifar", "a72", 3_000_000, 7.6, True),
+    ("resnet18_cifar", "m0", 2_200_000, 1.0, True),
+    ("resnet18_cifar", "m0", 2_200_000, 1.2, False),
+    ("resnet18_cifar", "m0", 2_200_000, 1.5, False),
+    ("vgg16_cifar", "a72", 1_500_000, 1.2, True),
+    ("vgg16_cifar", "m0", None, 1.2, True),
+]
 #: The issue's targets, checked per case in the table.
 FIRST_PLAN_TARGET_S = 1.0
 GAP_TARGET = 0.05
@@ -102,12 +113,26 @@ class Row:
         return "yes" if first and close else "NO"
 
 
-def run_case(model: str, device: str, fraction: float, factor: float, args: argparse.Namespace) -> Row:
+def run_case(
+    model: str,
+    device: str,
+    fraction: float | None,
+    factor: float,
+    args: argparse.Namespace,
+    *,
+    budget_bytes: int | None = None,
+    paging: bool = True,
+) -> Row:
+    """One case: RAM budget as ``fraction`` of the plain peak, or ``budget_bytes``, or (both None) the
+    least RAM the model needs; never below that least RAM."""
     graph = build_model(model)
     profile = load_profile(device)
     ref = reference_points_of(graph, profile)
-    budget = max(round(ref.plain_peak_ram_bytes * fraction), ref.min_ram_bytes)
-    problem = make_problem(graph, profile, ram_budget_bytes=budget, runtime_factor=factor)
+    wanted = ref.plain_peak_ram_bytes * fraction if fraction is not None else (budget_bytes or 0)
+    budget = max(round(wanted), ref.min_ram_bytes)
+    problem = make_problem(
+        graph, profile, ram_budget_bytes=budget, runtime_factor=factor, switches=Switches(paging=paging)
+    )
     options = SolverOptions(time_limit_s=args.time_limit, rel_gap=OPTIMAL_GAP)
     milp = build_milp(problem)
     first: list[float] = []
@@ -120,7 +145,7 @@ def run_case(model: str, device: str, fraction: float, factor: float, args: argp
     ours_s = time.perf_counter() - started
     plan = result.plan
     row = Row(
-        case=f"{model}/{device}/{fraction:.0%}/{factor}x",
+        case=case_name(model, device, fraction, factor, budget_bytes, paging),
         nodes=len(graph),
         budget_bytes=int(budget),
         ours_vars=milp.num_cols,
@@ -144,6 +169,15 @@ def run_case(model: str, device: str, fraction: float, factor: float, args: argp
     else:
         row.plain_status = f"skipped (> {args.plain_max_nodes} nodes)"
     return row
+
+
+def case_name(
+    model: str, device: str, fraction: float | None, factor: float, budget_bytes: int | None, paging: bool
+) -> str:
+    budget = "min RAM" if budget_bytes is None else f"{budget_bytes:,} B"
+    if fraction is not None:
+        budget = f"{fraction:.0%}"
+    return f"{model}/{device}/{budget}/{factor}x" + ("" if paging else " no paging")
 
 
 def _first_plan_s(interim: list[float], total_s: float, plan: Plan) -> float | None:
@@ -215,6 +249,7 @@ def _load_rows(path: Path | None) -> dict[str, Row]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a representative subset of the grid")
+    parser.add_argument("--hard", action="store_true", help="the issue's hard cases (explicit budgets) instead")
     parser.add_argument("--models", help="comma-separated zoo models (default: the grid's)")
     parser.add_argument("--devices", help="comma-separated device profiles (default: the grid's)")
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per solve (default 60)")
@@ -234,11 +269,17 @@ def main() -> int:
         grid["devices"] = args.devices.split(",")
     done = _load_rows(args.rows)
     rows = []
-    for model, device, fraction, factor in itertools.product(*grid.values()):
-        case = f"{model}/{device}/{fraction:.0%}/{factor}x"
+    if args.hard:
+        cases = [(m, d, None, f, b, p) for m, d, b, f, p in HARD]
+        grid = {"models": sorted({c[0] for c in HARD}), "devices": sorted({c[1] for c in HARD}),
+                "fractions": ["explicit"], "factors": sorted({c[3] for c in HARD})}  # fmt: skip
+    else:
+        cases = [(m, d, fr, f, None, True) for m, d, fr, f in itertools.product(*grid.values())]
+    for model, device, fraction, factor, budget_bytes, paging in cases:
+        case = case_name(model, device, fraction, factor, budget_bytes, paging)
         row = done.get(case)
         if row is None:
-            row = run_case(model, device, fraction, factor, args)
+            row = run_case(model, device, fraction, factor, args, budget_bytes=budget_bytes, paging=paging)
             if args.rows:
                 with args.rows.open("a") as f:
                     f.write(json.dumps(asdict(row)) + "\n")

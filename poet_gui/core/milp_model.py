@@ -160,6 +160,7 @@ class _Builder:
         self.names: list[str] = []
         self.stages: list[np.ndarray] = []
         self.nodes: list[np.ndarray] = []
+        self.single: list[tuple[float, float, bool, int, int]] = []  # (lower, upper, integer, stage, node)
         self.ncols = 0
         self.rows_r: list[int] = []
         self.rows_c: list[int] = []
@@ -174,6 +175,7 @@ class _Builder:
     # --- columns -------------------------------------------------------------------------------
     def add_family(self, fam: Family, mask: np.ndarray, unit_cost: np.ndarray | None) -> None:
         """Create one binary column per True entry of ``mask[t, i]`` (cost ``unit_cost[i]``)."""
+        self.flush_single()
         idx = np.full((self.n, self.n), -1, dtype=np.int64)
         ts, is_ = np.nonzero(mask)
         count = len(ts)
@@ -191,16 +193,24 @@ class _Builder:
         self.index[fam] = idx
 
     def add_col(self, name: str, stage: int, node: int, lower: float, upper: float, *, integer: bool) -> int:
+        """One cost-free column; kept as plain tuples until :meth:`flush_single` (numpy per column is slow)."""
         col = self.ncols
         self.ncols += 1
-        self.stages.append(np.array([stage], dtype=np.int64))
-        self.nodes.append(np.array([node], dtype=np.int64))
-        self.cost.append(np.zeros(1))
-        self.lower.append(np.array([lower]))
-        self.upper.append(np.array([upper]))
-        self.integer.append(np.array([integer]))
+        self.single.append((lower, upper, integer, stage, node))
         self.names.append(name)
         return col
+
+    def flush_single(self) -> None:
+        if not self.single:
+            return
+        lower, upper, integer, stage, node = zip(*self.single, strict=True)
+        self.cost.append(np.zeros(len(lower)))
+        self.lower.append(np.array(lower, dtype=float))
+        self.upper.append(np.array(upper, dtype=float))
+        self.integer.append(np.array(integer, dtype=bool))
+        self.stages.append(np.array(stage, dtype=np.int64))
+        self.nodes.append(np.array(node, dtype=np.int64))
+        self.single = []
 
     def col(self, fam: Family, t: int, i: int) -> int:
         """Column of a decision, or -1 if it is a constant (0, or 1 for ``R[t,t]``)."""
@@ -209,11 +219,11 @@ class _Builder:
 
     # --- rows ----------------------------------------------------------------------------------
     def add_row(self, terms: list[tuple[int, float]], lo: float, hi: float) -> None:
-        r = len(self.row_lo)
-        for c, v in terms:
-            self.rows_r.append(r)
-            self.rows_c.append(c)
-            self.rows_v.append(v)
+        if terms:
+            cols, values = zip(*terms, strict=True)
+            self.rows_r.extend([len(self.row_lo)] * len(cols))
+            self.rows_c.extend(cols)
+            self.rows_v.extend(values)
         self.row_lo.append(lo)
         self.row_hi.append(hi)
 
@@ -385,6 +395,7 @@ class _Builder:
         self.add_row(terms, -np.inf, p.runtime_factor * RUNTIME_UNITS - constant)
 
     def finish(self, started: float) -> MilpModel:
+        self.flush_single()
         values = np.asarray(self.rows_v, dtype=float)
         costs = np.concatenate(self.cost) if self.cost else np.zeros(0)
         if not (np.isfinite(values).all() and np.isfinite(costs).all()):
