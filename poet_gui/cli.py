@@ -270,6 +270,8 @@ def _switches(args: argparse.Namespace) -> Switches:
 
 
 def _options(args: argparse.Namespace) -> SolverOptions:
+    if args.method == Method.WINDOWED.value and args.solver != Solver.HIGHS.value:
+        raise PoetError("--method windowed needs --solver highs (it re-solves parts of the model with HiGHS)")
     return SolverOptions(
         solver=Solver(args.solver),
         time_limit_s=args.time_limit,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from poet_gui.core.errors import SolveCancelled, SolveError
+from poet_gui.core.errors import SolveError
 from poet_gui.core.milp_model import Family, MilpModel, build_model
 from poet_gui.core.milp_window import Restriction, sweep_windows
 from poet_gui.core.plan import APPROXIMATE_SUFFIX, OPTIMAL_GAP, Decisions, Plan, SolveStatus, decisions_energy_j
@@ -90,6 +90,7 @@ class _RawResult:
     status: SolveStatus
     x: np.ndarray | None
     bound: float | None  # scaled, offset included
+    note: str = ""  # what an approximation did, for the plan's message
 
 
 def solve_milp(
@@ -157,9 +158,8 @@ def _to_plan(
     if status is SolveStatus.OPTIMAL and (bound is None or (energy - bound) > OPTIMAL_GAP * energy):
         status = SolveStatus.FEASIBLE  # stopped at a gap the user allowed: not a proof of optimality
     message = (
-        f"approximation (windowed MILP): windows of stages and groups of tensors of the exact model "
-        f"({model.num_cols:,} columns) re-optimised around the best heuristic plan; the gap is measured "
-        "against the plain pass's energy, a proven lower bound"
+        f"approximation (windowed MILP on the exact model's {model.num_cols:,} columns): {raw.note}; the gap is "
+        "measured against the plain pass's energy, a proven lower bound"
         if windowed
         else ""
     )
@@ -329,13 +329,16 @@ def _solve_windowed(
 
     x0 = model.start_vector(start)
     remaining = options.time_limit_s - (time.perf_counter() - started)
-    try:
-        result = sweep_windows(
-            model, x0, solve_window, time_limit_s=remaining, cancel=cancel, on_improved=improved, canonical=canonical
-        )
-    except SolveCancelled:
-        return _RawResult(SolveStatus.FEASIBLE, x0, None)
-    return _RawResult(SolveStatus.FEASIBLE, result.x, None)
+    result = sweep_windows(
+        model, x0, solve_window, time_limit_s=remaining, cancel=cancel, on_improved=improved, canonical=canonical
+    )
+    if result.windows_improved:
+        note = f"{result.windows_improved} of {result.windows_solved} re-optimised windows improved the heuristic plan"
+    else:
+        note = f"none of {result.windows_solved} re-optimised windows improved the heuristic plan, which is shown"
+    if result.cancelled:
+        note += " (cancelled)"
+    return _RawResult(SolveStatus.FEASIBLE, result.x, None, note)
 
 
 def _highs_lp(model: MilpModel | Restriction, highspy):

@@ -49,10 +49,10 @@ class Family(StrEnum):
 class MilpModel:
     """A built MILP: minimise ``cost @ x`` s.t. ``row_lower <= A x <= row_upper``, bounds, integrality.
 
-        ``A`` is in CSR form (``row_start``, ``col_index``, ``value``). ``index[family][t, i]`` is the
-        column of that decision, or -1 where the decision is a constant (see :meth:`constant`).
-        ``objective_offset`` is the scaled cost of the constant computes ``R[t,t] = 1``. ``col_stage[j]``
-        is the stage a column belongs to and ``col_node[j]`` the tensor it decides about (-1 for a RAM
+    ``A`` is in CSR form (``row_start``, ``col_index``, ``value``). ``index[family][t, i]`` is the
+    column of that decision, or -1 where the decision is a constant (see :meth:`constant`).
+    ``objective_offset`` is the scaled cost of the constant computes ``R[t,t] = 1``. ``col_stage[j]``
+    is the stage a column belongs to and ``col_node[j]`` the tensor it decides about (-1 for a RAM
     level), so a window of stages or a group of tensors can be re-optimised on its own.
     """
 

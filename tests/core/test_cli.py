@@ -58,6 +58,15 @@ def test_windowed_method_gives_a_labelled_verified_approximation(capsys):
     assert data["peak_ram_bytes"] <= 3708
 
 
+def test_windowed_method_with_cbc_is_refused_in_one_line(capsys):
+    code, _out, err = run_cli(
+        capsys, "solve", "--model", "linear", "--profile", "a72", "--ram-budget", "3708", "--runtime-budget", "1.2",
+        "--method", "windowed", "--solver", "cbc",
+    )  # fmt: skip
+    assert code == EXIT_BAD_INPUT
+    assert err.strip().count("\n") == 0 and "--method windowed needs --solver highs" in err
+
+
 def test_infeasible_is_one_json_object_with_the_minimum_ram(capsys):
     code, out, _ = run_cli(
         capsys, "solve", "--model", "linear", "--profile", "m0", "--ram-budget", "2500", "--runtime-budget", "1.2",

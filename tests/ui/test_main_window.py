@@ -287,3 +287,12 @@ def test_choosing_the_windowed_method_shows_a_labelled_approximation(qtbot, wind
     result = window.state.session.result
     assert result is not None and result.sim is not None and result.plan.is_approximate
     assert window._status.text().startswith("Approximate (windowed MILP), within")
+
+
+def test_the_method_choice_is_off_with_cbc_which_has_no_windowed_approximation(qtbot, window):
+    panel = window.budget_panel
+    assert panel._method.isEnabled()
+    panel._solver.setCurrentIndex(panel._solver.findData("cbc"))
+    assert not panel._method.isEnabled()
+    panel._solver.setCurrentIndex(panel._solver.findData("highs"))
+    assert panel._method.isEnabled()

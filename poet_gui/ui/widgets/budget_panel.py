@@ -141,6 +141,7 @@ class BudgetPanel(QGroupBox):
             self._options = session.options
             self._solver.setCurrentIndex(self._solver.findData(session.options.solver.value))
             self._method.setCurrentIndex(self._method.findData(session.options.method.value))
+            self._show_method_choice(session.options.solver)
             self._time_limit.setValue(session.options.time_limit_s)
         finally:
             self._updating = False
@@ -210,13 +211,19 @@ class BudgetPanel(QGroupBox):
         )
         self.switches_changed.emit(self._switches)
 
+    def _show_method_choice(self, solver: Solver) -> None:
+        """The windowed approximation re-solves with HiGHS only: with CBC the exact model is solved."""
+        self._method.setEnabled(solver is Solver.HIGHS)
+
     @Slot()
     def _on_options_changed(self) -> None:
         if self._updating:
             return
+        solver = Solver(self._solver.currentData())
+        self._show_method_choice(solver)
         self._options = replace(
             self._options,
-            solver=Solver(self._solver.currentData()),
+            solver=solver,
             method=Method(self._method.currentData()),
             time_limit_s=float(self._time_limit.value()),
         )
