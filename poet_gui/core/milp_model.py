@@ -7,6 +7,8 @@ back-end turns these arrays into PuLP objects; the HiGHS back-end passes them st
 The model is *exactly* FORMULATION §4, but it creates no variable whose value is forced:
 
 - the stage frontier: ``R[t,t] = 1`` and everything at ``i >= t`` is a constant, not a column;
+- recomputes too long for the runtime budget: one taking more than the budget's slack over the
+  plain pass cannot run, so it is not a column (at factor 1.0 no recompute with a cost is);
 - dominated variables: a tensor on which no node of stage ``t`` or later depends (directly or
   through recomputed consumers) is never worth keeping (``SR``), storing (``SS``) or paging
   (``IN``/``OUT``) from then on, and a sink is never worth recomputing, so those are 0;
@@ -237,7 +239,12 @@ class _Builder:
         needed_from_t = reach[i_idx] >= t_idx  # a node of stage >= t depends on i
         costs = self.p.costs
         if sw.remat:
-            self.add_family(Family.COMPUTE, below & has_succ[i_idx], np.asarray(costs.compute_j))
+            # A recompute that alone takes longer than the runtime budget leaves beyond the plain pass
+            # can never run (at factor 1.0: none with a cost can), so it gets no column.
+            runtime = np.asarray(costs.runtime_s, dtype=float)
+            slack = (self.p.runtime_factor - 1.0) * self.p.plain_runtime_s
+            fits = runtime <= slack + 1e-9 * self.p.runtime_factor * self.p.plain_runtime_s
+            self.add_family(Family.COMPUTE, below & (has_succ & fits)[i_idx], np.asarray(costs.compute_j))
         self.add_family(Family.RESIDENT, below & needed_from_t, None)
         if sw.paging:
             # Storage is only useful from two stages after production (page out, then it is there)

@@ -79,6 +79,8 @@ PLAIN_CASES = [
     pytest.param("diamond", "a72", 2816, 1.3, {"paging": False}, id="diamond-remat-only"),
     pytest.param("diamond", "a72", 2464, 1.1, {}, id="diamond-infeasible"),
     pytest.param("transformer8", "a72", 300_000, 1.2, {}, id="transformer-seq8"),
+    pytest.param("linear", "a72", 3300, 1.0, {}, id="linear-factor-1.0"),  # no recompute fits
+    pytest.param("linear", "m0", 3300, 1.01, {}, id="linear-factor-1.01"),  # only short recomputes fit
 ]
 
 
