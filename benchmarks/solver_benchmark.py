@@ -215,6 +215,7 @@ def render(rows: list[Row], args: argparse.Namespace, grid: dict) -> str:
         "ours = planner (plain-schedule proof, heuristic start, reduced MILP, simulator check); "
         "plain = literal FORMULATION §4 model in PuLP; both HiGHS in this process.",
         "",
+        *([args.note, ""] if args.note else []),
         f"**Median speed-up (plain s / ours s) over the {len(ratios)} cases the plain model proved optimal: "
         f"{statistics.median(ratios):.1f}x** (over the {len(both)} both proved: "
         f"{statistics.median(both) if both else float('nan'):.1f}x).  "
@@ -261,6 +262,7 @@ def main() -> int:
     )
     parser.add_argument("--rows", type=Path, help="append each case as a JSON line here; skip cases already in it")
     parser.add_argument("--out", type=Path, help="also write the table (Markdown) to this file")
+    parser.add_argument("--note", default="", help="a paragraph (Markdown) to print under the header")
     args = parser.parse_args()
     grid = dict(QUICK if args.quick else FULL)
     if args.models:
