@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pulp
 
-from poet_gui.core.milp import Solver, SolverOptions
+from poet_gui.core.milp import INTEGRALITY_TOLERANCE, Solver, SolverOptions
 from poet_gui.core.milp_model import OBJECTIVE_UNITS, RUNTIME_UNITS
 from poet_gui.core.plan import Decisions, Plan, SolveStatus, decisions_energy_j
 from poet_gui.core.problem import Problem
@@ -25,7 +25,13 @@ def solve_plain(problem: Problem, options: SolverOptions = SolverOptions()) -> t
     prob, v = _build(problem)
     build_s = time.perf_counter() - started
     if options.solver is Solver.HIGHS:
-        solver = pulp.HiGHS(msg=False, timeLimit=options.time_limit_s, gapRel=options.rel_gap, threads=options.threads)
+        solver = pulp.HiGHS(
+            msg=False,
+            timeLimit=options.time_limit_s,
+            gapRel=options.rel_gap,
+            threads=options.threads,
+            mip_feasibility_tolerance=INTEGRALITY_TOLERANCE,  # the same HiGHS settings as ours
+        )
     else:
         solver = pulp.PULP_CBC_CMD(
             msg=False, timeLimit=options.time_limit_s, gapRel=options.rel_gap, threads=options.threads
