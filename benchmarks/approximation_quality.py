@@ -63,18 +63,19 @@ def solve_windowed(case: str, time_limit: float) -> tuple[float, float]:
     return result.sim.energy_j, time.perf_counter() - started
 
 
-def render(rows: list[Comparison], time_limit: float) -> str:
+def render(rows: list[Comparison], time_limit: float, note: str = "") -> str:
     above = [r.above_exact for r in rows]
     proven = [r for r in rows if r.exact_status == "optimal"]
     head = [
         "# Windowed approximation: measured quality",
         "",
-        f"Command: `python3 benchmarks/approximation_quality.py {' '.join(sys.argv[1:])}`  ",
+        f"Command: `python3 benchmarks/approximation_quality.py {_shown_arguments()}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores; Python {platform.python_version()}; time limit "
         f"{time_limit:g} s per solve (the windowed sweep stops earlier once a whole pass improves nothing).  ",
         "exact = the solver benchmark's run of the exact MILP on the same case; bound = its proven lower bound, "
         "so 'above bound' is an upper bound on how far the approximation is from the true optimum.",
         "",
+        *([note, ""] if note else []),
         f"**{len(rows)} cases; energy above the exact plan: median {statistics.median(above):.4%}, worst "
         f"{max(above):.4%}; above the exact optimum on the {len(proven)} cases it is proven: worst "
         f"{max((r.above_exact for r in proven), default=0.0):.4%}.**"
@@ -93,6 +94,12 @@ def render(rows: list[Comparison], time_limit: float) -> str:
     return "\n".join(head + body) + "\n"
 
 
+def _shown_arguments() -> str:
+    """The command line as run, without ``--note``'s paragraph (it is printed under the header)."""
+    args = sys.argv[1:]
+    return " ".join(a for i, a in enumerate(args) if a != "--note" and (i == 0 or args[i - 1] != "--note"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--exact", type=Path, nargs="+", required=True, help="rows files of solver_benchmark.py")
@@ -100,6 +107,7 @@ def main() -> int:
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per windowed solve (default 60)")
     parser.add_argument("--rows", type=Path, help="append each comparison here; skip cases already in it")
     parser.add_argument("--out", type=Path, help="also write the table (Markdown) to this file")
+    parser.add_argument("--note", default="", help="a paragraph (Markdown) to print under the header")
     args = parser.parse_args()
     wanted = set(args.models.split(",")) if args.models else None
     done: dict[str, Comparison] = {}
@@ -135,7 +143,7 @@ def main() -> int:
             rows.append(c)
             print(f"{c.case:<34} windowed {c.windowed_s:6.1f} s  above exact {c.above_exact:+.4%}  "
                   f"above bound {c.above_bound:+.4%}", flush=True)  # fmt: skip
-    text = render(rows, args.time_limit)
+    text = render(rows, args.time_limit, args.note)
     print(text)
     if args.out:
         write_text_atomic(args.out, text)
