@@ -229,6 +229,22 @@ class _Builder:
         self.row_lo.append(lo)
         self.row_hi.append(hi)
 
+    def add_rows(self, key: np.ndarray, terms: list[tuple[np.ndarray, np.ndarray, float]], hi: float) -> None:
+        """Rows ``sum coef * column <= hi``, one per entry of ``key``, appended in ``key`` order.
+
+        ``terms`` lists ``(row, column, coef)``: arrays of row positions (into ``key``) and columns with
+        one coefficient; within a row, terms keep the order of this list (``finish`` sorts stably).
+        """
+        first = len(self.row_lo)
+        rank = np.empty(len(key), dtype=np.int64)
+        rank[np.argsort(key, kind="stable")] = np.arange(len(key))
+        for rows, cols, coef in terms:
+            self.rows_r.extend((first + rank[rows]).tolist())
+            self.rows_c.extend(np.asarray(cols, dtype=np.int64).tolist())
+            self.rows_v.extend([coef] * len(rows))
+        self.row_lo.extend([-np.inf] * len(key))
+        self.row_hi.extend([hi] * len(key))
+
     # --- the model -----------------------------------------------------------------------------
     def build_columns(self) -> None:
         n, reach = self.n, self.reach
@@ -268,18 +284,41 @@ class _Builder:
                     self.add_row([(rv, 1.0), *terms], -np.inf, 0.0)
 
     def persistence(self) -> None:
-        """A tensor is in RAM (storage) at a stage start only if it was there, made, or moved there."""
+        """A tensor is in RAM (storage) at a stage start only if it was there, made, or moved there:
+        ``SR[t+1,i] <= SR[t,i] + R[t,i] + IN[t,i]`` and ``SS[t+1,i] <= SS[t,i] + OUT[t,i]``, by stage,
+        then tensor, RAM before storage (built as arrays: resnet50 has ~200k of these rows)."""
         n = self.n
-        for t in range(n - 1):
-            for i in range(t):
-                nxt = self.col(Family.RESIDENT, t + 1, i)
-                if nxt >= 0:
-                    srcs = [self.col(f, t, i) for f in (Family.RESIDENT, Family.COMPUTE, Family.PAGE_IN)]
-                    self.add_row([(nxt, 1.0)] + [(c, -1.0) for c in srcs if c >= 0], -np.inf, 0.0)
-                nxt = self.col(Family.STORED, t + 1, i)
-                if nxt >= 0:
-                    srcs = [self.col(f, t, i) for f in (Family.STORED, Family.PAGE_OUT)]
-                    self.add_row([(nxt, 1.0)] + [(c, -1.0) for c in srcs if c >= 0], -np.inf, 0.0)
+        keys, parts = [], []
+        for flag, (nxt_fam, sources) in enumerate(
+            (
+                (Family.RESIDENT, (Family.RESIDENT, Family.COMPUTE, Family.PAGE_IN)),
+                (Family.STORED, (Family.STORED, Family.PAGE_OUT)),
+            )
+        ):
+            nxt_idx = self.index.get(nxt_fam)
+            if nxt_idx is None:
+                continue
+            ts, is_ = np.nonzero(nxt_idx[1:] >= 0)
+            below = is_ < ts  # SR[t+1,t] <= R[t,t] = 1 always holds: no row
+            ts, is_ = ts[below], is_[below]
+            keys.append((ts * n + is_) * 2 + flag)
+            parts.append((ts, is_, nxt_idx[ts + 1, is_], sources))
+        key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+        terms: list[tuple[np.ndarray, np.ndarray, float]] = []
+        offset = 0
+        for ts, _tensors, nxt, _sources in parts:
+            terms.append((offset + np.arange(len(ts)), nxt, 1.0))
+            offset += len(ts)
+        offset = 0
+        for ts, is_, _nxt, sources in parts:
+            for fam in sources:
+                idx = self.index.get(fam)
+                if idx is not None:
+                    c = idx[ts, is_]
+                    has = c >= 0
+                    terms.append((offset + np.flatnonzero(has), c[has], -1.0))
+            offset += len(ts)
+        self.add_rows(key, terms, 0.0)
 
     def paging_sources(self) -> None:
         """Page in only what is stored; page out only what is in RAM at the stage start."""
@@ -287,8 +326,9 @@ class _Builder:
             idx = self.index.get(fam)
             if idx is None:
                 continue
-            for t, i in zip(*np.nonzero(idx >= 0), strict=True):
-                self.add_row([(int(idx[t, i]), 1.0), (self.col(src, int(t), int(i)), -1.0)], -np.inf, 0.0)
+            ts, is_ = np.nonzero(idx >= 0)
+            rows = np.arange(len(ts))
+            self.add_rows(rows, [(rows, idx[ts, is_], 1.0), (rows, self.index[src][ts, is_], -1.0)], 0.0)
 
     def free_column(self, t: int, i: int, k: int) -> int | None:
         """``FREE[t,(i,k)]``: a column, ``None`` if it is constant 0, or -1 if it is constant 1.
