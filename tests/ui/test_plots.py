@@ -88,8 +88,11 @@ def test_timeline_codes_follow_the_decisions(qtbot, tight: VerifiedPlan) -> None
     assert plot.action_at(stage, node) == "page in"
     stage, node = page_outs[0]
     assert plot.action_at(stage, node) == "page out"
-    # Between its page-out and page-in the tensor is only in storage.
-    assert plot.action_at(page_outs[0][0] + 1, page_outs[0][1]) == "in storage"
+    # Between its page-out and page-in a paged tensor is, for some stages, only in storage.
+    only_stored = np.argwhere(d.stored & ~d.resident & ~d.page_in)
+    assert len(only_stored)
+    for stage, node in only_stored:
+        assert plot.action_at(stage, node) == "in storage"
     assert plot.action_at(0, n - 1) == "not held"
     assert plot.action_at(n, 0) == ""
 
