@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from poet_gui.core.errors import SolveError
-from poet_gui.core.milp_model import Family, MilpModel, build_model
-from poet_gui.core.milp_window import Restriction, sweep_windows
+from poet_gui.core.milp_model import Family, MilpModel, SparseMilp, build_model
+from poet_gui.core.milp_window import sweep_windows
 from poet_gui.core.plan import APPROXIMATE_SUFFIX, OPTIMAL_GAP, Decisions, Plan, SolveStatus, decisions_energy_j
 from poet_gui.core.problem import Problem
 from poet_gui.core.reference_points import min_ram_bytes
@@ -255,20 +255,10 @@ def _solve_highs(
         elif on_progress is not None and time.perf_counter() - last_report[0] > _PROGRESS_EVERY_S:
             report(event)
 
+    start_values = None if start is None else model.start_vector(start)
+
     def run(*, presolve: bool, time_limit_s: float):
-        h = _new_highs()
-        h.setOptionValue("time_limit", float(time_limit_s))
-        h.setOptionValue("mip_rel_gap", float(options.rel_gap))
-        h.setOptionValue("threads", int(options.threads))
-        h.setOptionValue("random_seed", 0)
-        h.setOptionValue("mip_feasibility_tolerance", INTEGRALITY_TOLERANCE)
-        h.setOptionValue("presolve", "on" if presolve else "off")
-        h.passModel(_highs_lp(model, highspy))
-        if start is not None:
-            solution = highspy.HighsSolution()
-            solution.col_value = model.start_vector(start)
-            solution.value_valid = True
-            h.setSolution(solution)
+        h = _configured_highs(model, options, time_limit_s, start_values, presolve=presolve)
         if on_progress is not None:
             h.cbMipImprovingSolution.subscribe(report)
         if on_progress is not None or cancel is not None:
@@ -322,18 +312,8 @@ def _solve_windowed(
         mats = model.decisions_from(x)
         return model.start_vector(Decisions.of(*(mats[f] for f in Family)))
 
-    def solve_window(sub: Restriction, x0: np.ndarray, limit_s: float) -> np.ndarray | None:
-        h = _new_highs()
-        h.setOptionValue("time_limit", float(limit_s))
-        h.setOptionValue("mip_rel_gap", float(options.rel_gap))
-        h.setOptionValue("threads", int(options.threads))
-        h.setOptionValue("random_seed", 0)
-        h.setOptionValue("mip_feasibility_tolerance", INTEGRALITY_TOLERANCE)
-        h.passModel(_highs_lp(sub, highspy))
-        solution = highspy.HighsSolution()
-        solution.col_value = x0
-        solution.value_valid = True
-        h.setSolution(solution)
+    def solve_window(sub: SparseMilp, x0: np.ndarray, limit_s: float) -> np.ndarray | None:
+        h = _configured_highs(sub, options, limit_s, x0)
         if cancel is not None:
             h.cbMipInterrupt.subscribe(lambda event: event.interrupt() if cancel.is_set() else None)
         h.run()
@@ -360,7 +340,29 @@ def _solve_windowed(
     return _RawResult(SolveStatus.FEASIBLE, result.x, None, note)
 
 
-def _highs_lp(model: MilpModel | Restriction, highspy):
+def _configured_highs(
+    milp: SparseMilp, options: SolverOptions, time_limit_s: float, start: np.ndarray | None, *, presolve: bool = True
+):
+    """A HiGHS instance holding ``milp`` with this project's settings and, if given, a MIP start."""
+    import highspy
+
+    h = _new_highs()
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(options.rel_gap))
+    h.setOptionValue("threads", int(options.threads))
+    h.setOptionValue("random_seed", 0)
+    h.setOptionValue("mip_feasibility_tolerance", INTEGRALITY_TOLERANCE)
+    h.setOptionValue("presolve", "on" if presolve else "off")
+    h.passModel(_highs_lp(milp, highspy))
+    if start is not None:
+        solution = highspy.HighsSolution()
+        solution.col_value = start
+        solution.value_valid = True
+        h.setSolution(solution)
+    return h
+
+
+def _highs_lp(model: SparseMilp, highspy):
     lp = highspy.HighsLp()
     lp.num_col_ = model.num_cols
     lp.num_row_ = model.num_rows

@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 import numpy as np
 
@@ -48,17 +49,11 @@ class Family(StrEnum):
 
 
 @dataclass(frozen=True)
-class MilpModel:
-    """A built MILP: minimise ``cost @ x`` s.t. ``row_lower <= A x <= row_upper``, bounds, integrality.
+class SparseMilp:
+    """Minimise ``cost @ x + objective_offset`` s.t. ``row_lower <= A x <= row_upper``, column bounds and
+    integrality, with ``A`` in CSR form (``row_start``, ``col_index``, ``value``): what a solver is given,
+    for the whole model or for a part of it (:func:`milp_window.restrict`)."""
 
-    ``A`` is in CSR form (``row_start``, ``col_index``, ``value``). ``index[family][t, i]`` is the
-    column of that decision, or -1 where the decision is a constant (see :meth:`constant`).
-    ``objective_offset`` is the scaled cost of the constant computes ``R[t,t] = 1``. ``col_stage[j]``
-    is the stage a column belongs to and ``col_node[j]`` the tensor it decides about (-1 for a RAM
-    level), so a window of stages or a group of tensors can be re-optimised on its own.
-    """
-
-    problem: Problem
     cost: np.ndarray
     col_lower: np.ndarray
     col_upper: np.ndarray
@@ -68,15 +63,7 @@ class MilpModel:
     value: np.ndarray
     row_lower: np.ndarray
     row_upper: np.ndarray
-    index: dict[Family, np.ndarray]
-    col_names: tuple[str, ...]
     objective_offset: float
-    objective_scale: float
-    build_s: float
-    col_stage: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
-    col_node: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
-    free_cols: tuple[tuple[int, int, int, int], ...] = field(default=(), repr=False)  # (col, t, i, k)
-    level_rows: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # (U column, its defining row)
 
     @property
     def num_cols(self) -> int:
@@ -89,6 +76,36 @@ class MilpModel:
     @property
     def num_nonzeros(self) -> int:
         return len(self.value)
+
+    @cached_property
+    def row_of_nonzero(self) -> np.ndarray:
+        """The row of every nonzero (CSR expanded): computed once, as every window of a sweep needs it."""
+        return np.repeat(np.arange(self.num_rows), np.diff(self.row_start))
+
+    def row_activity(self, x: np.ndarray) -> np.ndarray:
+        """``A x``."""
+        return np.bincount(self.row_of_nonzero, weights=self.value * x[self.col_index], minlength=self.num_rows)
+
+
+@dataclass(frozen=True)
+class MilpModel(SparseMilp):
+    """The POET MILP of one problem (FORMULATION §4), with what is needed to read its columns.
+
+    ``index[family][t, i]`` is the column of that decision, or -1 where the decision is a constant.
+    ``objective_offset`` is the scaled cost of the constant computes ``R[t,t] = 1``. ``col_stage[j]``
+    is the stage a column belongs to and ``col_node[j]`` the tensor it decides about (-1 for a RAM
+    level), so a window of stages or a group of tensors can be re-optimised on its own.
+    """
+
+    problem: Problem
+    index: dict[Family, np.ndarray]
+    col_names: tuple[str, ...]
+    objective_scale: float
+    build_s: float
+    col_stage: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    col_node: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    free_cols: tuple[tuple[int, int, int, int], ...] = field(default=(), repr=False)  # (col, t, i, k)
+    level_rows: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # (U column, its defining row)
 
     def energy_j(self, scaled_objective: float) -> float:
         """Convert a scaled objective value (offset included) back to joules."""
@@ -288,36 +305,31 @@ class _Builder:
         ``SR[t+1,i] <= SR[t,i] + R[t,i] + IN[t,i]`` and ``SS[t+1,i] <= SS[t,i] + OUT[t,i]``, by stage,
         then tensor, RAM before storage (built as arrays: resnet50 has ~200k of these rows)."""
         n = self.n
-        keys, parts = [], []
-        for flag, (nxt_fam, sources) in enumerate(
-            (
-                (Family.RESIDENT, (Family.RESIDENT, Family.COMPUTE, Family.PAGE_IN)),
-                (Family.STORED, (Family.STORED, Family.PAGE_OUT)),
-            )
-        ):
+        keys: list[np.ndarray] = []
+        terms: list[tuple[np.ndarray, np.ndarray, float]] = []
+        offset = 0
+        families = (
+            (Family.RESIDENT, (Family.RESIDENT, Family.COMPUTE, Family.PAGE_IN)),
+            (Family.STORED, (Family.STORED, Family.PAGE_OUT)),
+        )
+        for flag, (nxt_fam, sources) in enumerate(families):
             nxt_idx = self.index.get(nxt_fam)
             if nxt_idx is None:
                 continue
             ts, is_ = np.nonzero(nxt_idx[1:] >= 0)
             below = is_ < ts  # SR[t+1,t] <= R[t,t] = 1 always holds: no row
             ts, is_ = ts[below], is_[below]
+            rows = offset + np.arange(len(ts))
             keys.append((ts * n + is_) * 2 + flag)
-            parts.append((ts, is_, nxt_idx[ts + 1, is_], sources))
-        key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
-        terms: list[tuple[np.ndarray, np.ndarray, float]] = []
-        offset = 0
-        for ts, _tensors, nxt, _sources in parts:
-            terms.append((offset + np.arange(len(ts)), nxt, 1.0))
-            offset += len(ts)
-        offset = 0
-        for ts, is_, _nxt, sources in parts:
+            terms.append((rows, nxt_idx[ts + 1, is_], 1.0))
             for fam in sources:
                 idx = self.index.get(fam)
                 if idx is not None:
                     c = idx[ts, is_]
                     has = c >= 0
-                    terms.append((offset + np.flatnonzero(has), c[has], -1.0))
+                    terms.append((rows[has], c[has], -1.0))
             offset += len(ts)
+        key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
         self.add_rows(key, terms, 0.0)
 
     def paging_sources(self) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from poet_gui.core.milp_model import MilpModel
+from poet_gui.core.milp_model import MilpModel, SparseMilp
 
 #: Stages per window, and how far consecutive windows advance (half overlap lets a decision near
 #: one window's edge be revisited in the middle of the next).
@@ -36,43 +36,12 @@ WINDOW_TIME_LIMIT_S = 3.0
 _ROW_TOLERANCE = 1e-10
 
 
-@dataclass(frozen=True)
-class Restriction:
-    """``model`` with every column outside ``free`` fixed to ``x``: a smaller MILP in the same form.
-
-    ``columns`` maps the restricted model's columns back to the full model's. Rows whose columns are
-    all fixed are dropped (the fixed point satisfies them); the fixed part of every other row moves
-    into its bounds, and the fixed part of the objective into ``objective_offset``.
-    """
-
-    columns: np.ndarray
-    cost: np.ndarray
-    col_lower: np.ndarray
-    col_upper: np.ndarray
-    is_integer: np.ndarray
-    row_start: np.ndarray
-    col_index: np.ndarray
-    value: np.ndarray
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    objective_offset: float
-
-    @property
-    def num_cols(self) -> int:
-        return len(self.cost)
-
-    @property
-    def num_rows(self) -> int:
-        return len(self.row_lower)
-
-
-def _row_of_nonzero(model: MilpModel) -> np.ndarray:
-    return np.repeat(np.arange(model.num_rows), np.diff(model.row_start))
-
-
-def restrict(model: MilpModel, free: np.ndarray, x: np.ndarray) -> Restriction:
-    """Fix every column not in ``free`` (a boolean mask) at its value in ``x``."""
-    rows = _row_of_nonzero(model)
+def restrict(model: SparseMilp, free: np.ndarray, x: np.ndarray) -> SparseMilp:
+    """``model`` with every column not in ``free`` (a boolean mask) fixed at its value in ``x``: a
+    smaller MILP in the same form, over the free columns in their order. Rows whose columns are all
+    fixed are dropped (the fixed point satisfies them); the fixed part of every other row moves into
+    its bounds, and the fixed part of the objective into ``objective_offset``."""
+    rows = model.row_of_nonzero
     free_nz = free[model.col_index]
     fixed_part = np.bincount(
         rows[~free_nz], weights=model.value[~free_nz] * x[model.col_index[~free_nz]], minlength=model.num_rows
@@ -84,8 +53,7 @@ def restrict(model: MilpModel, free: np.ndarray, x: np.ndarray) -> Restriction:
     counts = np.bincount(new_row[rows[nz]], minlength=int(keep_row.sum()))
     lower = model.row_lower[keep_row] - fixed_part[keep_row]  # -inf stays -inf
     upper = model.row_upper[keep_row] - fixed_part[keep_row]
-    return Restriction(
-        columns=np.flatnonzero(free),
+    return SparseMilp(
         cost=model.cost[free],
         col_lower=model.col_lower[free],
         col_upper=model.col_upper[free],
@@ -99,9 +67,9 @@ def restrict(model: MilpModel, free: np.ndarray, x: np.ndarray) -> Restriction:
     )
 
 
-def satisfies(model: MilpModel, x: np.ndarray) -> bool:
+def satisfies(model: SparseMilp, x: np.ndarray) -> bool:
     """Whether ``x`` meets every row and column bound of ``model`` (within a small tolerance)."""
-    activity = np.bincount(_row_of_nonzero(model), weights=model.value * x[model.col_index], minlength=model.num_rows)
+    activity = model.row_activity(x)
     row_tol = _ROW_TOLERANCE * np.maximum(1.0, np.abs(activity))
     col_tol = _ROW_TOLERANCE * np.maximum(1.0, np.abs(x))
     return bool(
@@ -142,7 +110,7 @@ def neighbourhoods(model: MilpModel, x: np.ndarray) -> list[np.ndarray]:
 
 #: Solves one restricted MILP from a start within a time limit: returns its best columns' values
 #: (possibly the start itself), or None when it has none. Injected so this module stays solver-neutral.
-WindowSolver = Callable[[Restriction, np.ndarray, float], np.ndarray | None]
+WindowSolver = Callable[[SparseMilp, np.ndarray, float], np.ndarray | None]
 
 
 @dataclass(frozen=True)
