@@ -21,6 +21,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from _report import shown_arguments
+
 from poet_gui.core.atomic import write_text_atomic
 from poet_gui.core.milp import Method, SolverOptions
 from poet_gui.core.planner import plan_problem
@@ -69,7 +71,7 @@ def render(rows: list[Comparison], time_limit: float, note: str = "") -> str:
     head = [
         "# Windowed approximation: measured quality",
         "",
-        f"Command: `python3 benchmarks/approximation_quality.py {_shown_arguments()}`  ",
+        f"Command: `python3 benchmarks/approximation_quality.py {shown_arguments()}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores; Python {platform.python_version()}; time limit "
         f"{time_limit:g} s per solve (the windowed sweep stops earlier once a whole pass improves nothing).  ",
         "exact = the solver benchmark's run of the exact MILP on the same case; bound = its proven lower bound, "
@@ -92,12 +94,6 @@ def render(rows: list[Comparison], time_limit: float, note: str = "") -> str:
         for r in rows
     ]
     return "\n".join(head + body) + "\n"
-
-
-def _shown_arguments() -> str:
-    """The command line as run, without ``--note``'s paragraph (it is printed under the header)."""
-    args = sys.argv[1:]
-    return " ".join(a for i, a in enumerate(args) if a != "--note" and (i == 0 or args[i - 1] != "--note"))
 
 
 def main() -> int:

@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from _report import shown_arguments
+
 from poet_gui.core.atomic import write_text_atomic
 from poet_gui.core.milp import SolverOptions
 from poet_gui.core.milp_model import build_model as build_milp
@@ -207,7 +209,7 @@ def render(rows: list[Row], args: argparse.Namespace, grid: dict) -> str:
     head = [
         "# Solver benchmark",
         "",
-        f"Command: `python3 benchmarks/solver_benchmark.py {_shown_arguments()}`  ",
+        f"Command: `python3 benchmarks/solver_benchmark.py {shown_arguments()}`  ",
         f"Machine: {platform.machine()}, {platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores; "
         f"Python {platform.python_version()}; highspy {version('highspy')}, PuLP {version('pulp')}, "
         f"numpy {version('numpy')}  ",
@@ -242,19 +244,6 @@ def render(rows: list[Row], args: argparse.Namespace, grid: dict) -> str:
         for r in rows
     ]
     return "\n".join(head + body) + "\n"
-
-
-def _shown_arguments() -> str:
-    """The command line as run, without ``--note``'s paragraph (it is printed under the header)."""
-    shown, skip = [], False
-    for arg in sys.argv[1:]:
-        if skip:
-            skip = False
-        elif arg == "--note":
-            skip = True
-        elif not arg.startswith("--note="):
-            shown.append(arg)
-    return " ".join(shown)
 
 
 def _load_rows(path: Path | None) -> dict[str, Row]:
