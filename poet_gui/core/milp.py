@@ -8,9 +8,7 @@ time) or CANCELLED. Energies are recomputed in joules from the rounded 0/1 decis
 from __future__ import annotations
 
 import math
-import os
 import re
-import sys
 import tempfile
 import threading
 import time
@@ -22,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from poet_gui.core.errors import SolveError
+from poet_gui.core.eviction_bound import EvictionBound, attaining_restriction, eviction_bound
+from poet_gui.core.highs_backend import configured_highs, has_solution
 from poet_gui.core.milp_model import Family, MilpModel, SparseMilp, build_model
-from poet_gui.core.milp_window import sweep_windows
+from poet_gui.core.milp_window import restrict, satisfies, sweep_windows
 from poet_gui.core.plan import APPROXIMATE_SUFFIX, OPTIMAL_GAP, Decisions, Plan, SolveStatus, decisions_energy_j
 from poet_gui.core.problem import Problem
 from poet_gui.core.reference_points import min_ram_bytes
@@ -50,6 +50,12 @@ class Method(StrEnum):
 #: resnet50's 420k-column model is still presolving after 25 s and has no root LP after 60 s; the
 #: largest models HiGHS closes or nearly closes in a minute (resnet18_cifar) have ~65k.
 EXACT_MAX_COLUMNS = 120_000
+#: Longest the eviction bound's cover search may run. It takes milliseconds on every zoo model but
+#: resnet50 and resnet18 on a72 at 30 %, where a search stopped at this limit still gives its dual bound.
+EVICTION_BOUND_TIME_LIMIT_S = 1.0
+#: Share of the time limit the search restricted to the eviction bound's tensors may use before the
+#: full MILP starts from its plan.
+ATTAINING_SHARE = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +121,39 @@ def solve_milp(
                     solve_s=time.perf_counter() - started,
                     message=f"the largest step needs {need:,.0f} B of RAM, above the budget")  # fmt: skip
     model = build_model(problem)
-    if start is not None and options.solver is Solver.HIGHS and _use_windows(model, options):
-        raw = _solve_windowed(model, options, cancel, on_progress, started, start)
-        return _to_plan(model, raw, options, time.perf_counter() - started, windowed=True)
-    if options.solver is Solver.HIGHS:
-        raw = _solve_highs(model, options, cancel, on_progress, started, start)
+    if options.solver is Solver.CBC:
+        return _to_plan(model, _solve_cbc(model, options), options, time.perf_counter() - started)
+    bound = eviction_bound(
+        problem, time_limit_s=min(EVICTION_BOUND_TIME_LIMIT_S, options.time_limit_s), threads=options.threads
+    )
+    floor = None if bound is None else bound.energy_j * model.objective_scale
+    x0 = None if start is None else model.start_vector(start)
+
+    def report(x: np.ndarray | None) -> None:
+        if on_progress is not None:
+            incumbent = None if x is None else model.energy_j(_objective(model, x))
+            proven = problem.plain_energy_j if bound is None else bound.energy_j
+            on_progress(Progress(time.perf_counter() - started, incumbent, proven))
+
+    report(x0)
+    windowed = x0 is not None and _use_windows(model, options)
+    if x0 is not None and _reaches(model, x0, floor):
+        raw = _RawResult(SolveStatus.OPTIMAL, x0, floor, "the heuristic plan meets the eviction lower bound")
+        return _to_plan(model, raw, options, time.perf_counter() - started, floor=floor)
+    if bound is not None and bound.evicted:
+        attained = _solve_attaining(model, bound, floor, options, cancel, started)
+        if attained is not None and _reaches(model, attained, floor):
+            report(attained)
+            raw = _RawResult(SolveStatus.OPTIMAL, attained, floor, "a plan dropping only the bound's tensors meets it")
+            return _to_plan(model, raw, options, time.perf_counter() - started, floor=floor)
+        if attained is not None and (x0 is None or _objective(model, attained) < _objective(model, x0)):
+            x0 = attained
+            report(x0)
+    if windowed:
+        raw = _solve_windowed(model, options, cancel, on_progress, started, x0, floor)
     else:
-        raw = _solve_cbc(model, options)
-    return _to_plan(model, raw, options, time.perf_counter() - started)
+        raw = _solve_highs(model, options, cancel, on_progress, started, x0, floor)
+    return _to_plan(model, raw, options, time.perf_counter() - started, windowed=windowed, floor=floor)
 
 
 def _use_windows(model: MilpModel, options: SolverOptions) -> bool:
@@ -132,8 +163,16 @@ def _use_windows(model: MilpModel, options: SolverOptions) -> bool:
 
 
 def _to_plan(
-    model: MilpModel, raw: _RawResult, options: SolverOptions, solve_s: float, *, windowed: bool = False
+    model: MilpModel,
+    raw: _RawResult,
+    options: SolverOptions,
+    solve_s: float,
+    *,
+    windowed: bool = False,
+    floor: float | None = None,
 ) -> Plan:
+    """The plan of a back-end's answer, with its energy recomputed from the 0/1 decisions and the best
+    proven bound: the solver's, the eviction bound (``floor``, scaled) or the plain pass's energy."""
     problem = model.problem
     strategy = f"milp-{options.solver.value}" + (APPROXIMATE_SUFFIX if windowed else "")
     if raw.x is None:
@@ -149,20 +188,31 @@ def _to_plan(
         )
     )
     energy = sum(decisions_energy_j(problem, decisions))
-    solver_energy = model.energy_j(float(model.cost @ raw.x) + model.objective_offset)
+    solver_energy = model.energy_j(_objective(model, raw.x))
     # The plain pass's energy bounds every schedule from below (each node runs at least once), so a
     # plan always has a bound even when the solver stopped before proving one.
-    solver_bound = None if raw.bound is None or not math.isfinite(raw.bound) else model.energy_j(raw.bound)
-    bound = min(max(solver_bound or 0.0, problem.plain_energy_j), energy)
+    proven = [problem.plain_energy_j]
+    if raw.bound is not None and math.isfinite(raw.bound):
+        proven.append(model.energy_j(raw.bound))
+    if floor is not None:
+        proven.append(model.energy_j(floor))
+    bound = min(max(proven), energy)
     status = raw.status
-    if status is SolveStatus.OPTIMAL and (bound is None or (energy - bound) > OPTIMAL_GAP * energy):
-        status = SolveStatus.FEASIBLE  # stopped at a gap the user allowed: not a proof of optimality
+    if status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+        # Optimal exactly when a proven bound is within OPTIMAL_GAP: a solver stopped at a gap the
+        # user allowed proves nothing more, and an incumbent meeting the eviction bound is a proof.
+        status = SolveStatus.OPTIMAL if energy - bound <= OPTIMAL_GAP * energy else SolveStatus.FEASIBLE
+    against = "the eviction lower bound" if floor is not None else "the plain pass's energy"
     message = (
         f"approximation (windowed MILP on the exact model's {model.num_cols:,} columns): {raw.note}; the gap is "
-        "measured against the plain pass's energy, a proven lower bound"
+        f"measured against {against}, a proven lower bound"
         if windowed
-        else ""
+        else raw.note
     )
+    if windowed and status is SolveStatus.OPTIMAL:
+        # A proof makes the plan exact, however it was found: it is not labelled an approximation.
+        strategy = f"milp-{options.solver.value}"
+        message = f"found by the windowed MILP ({raw.note}) and proven optimal, as it meets {against}"
     return Plan(
         problem,
         status,
@@ -176,6 +226,26 @@ def _to_plan(
     )
 
 
+def _objective(model: SparseMilp, x: np.ndarray) -> float:
+    """The scaled objective of ``x``, offset included."""
+    return float(model.cost @ x) + model.objective_offset
+
+
+def _reaches(model: SparseMilp, x: np.ndarray, floor: float | None) -> bool:
+    """Whether ``x`` is within OPTIMAL_GAP of the proven ``floor`` (so optimal)."""
+    if floor is None:
+        return False
+    objective = _objective(model, x)
+    return objective - floor <= OPTIMAL_GAP * abs(objective)
+
+
+def _canonical(model: MilpModel, x: np.ndarray) -> np.ndarray:
+    """``x``'s schedule with every FREE and RAM level recomputed from its 0/1 decisions: the exact
+    point a MIP start or an acceptance test should see, free of a solver's tolerances."""
+    mats = model.decisions_from(x)
+    return model.start_vector(Decisions.of(*(mats[f] for f in Family)))
+
+
 def _no_plan_message(status: SolveStatus) -> str:
     return {
         SolveStatus.INFEASIBLE: "no schedule fits these budgets",
@@ -187,41 +257,6 @@ def _no_plan_message(status: SolveStatus) -> str:
 # --- HiGHS -----------------------------------------------------------------------------------------
 
 _PROGRESS_EVERY_S = 0.5
-#: HiGHS's integrality tolerance. Its default (1e-6) lets a "binary" sit 1e-6 off 0 or 1, which on
-#: RAM rows in bytes (coefficients up to ~1e6) is a byte of slack per variable: on vgg16_cifar / m4 at
-#: 30 % of the plain peak HiGHS then declared 3.4529137 J optimal although 3.4528987 J satisfies the
-#: model (found by the literal model; benchmarks/RESULTS.md). At 1e-9 it finds and proves the latter.
-INTEGRALITY_TOLERANCE = 1e-9
-_banner_lock = threading.Lock()
-_banner_done = False
-
-
-def _new_highs():
-    """A fresh ``highspy.Highs`` with logging off.
-
-    HiGHS prints its banner on C-level stdout from the first constructor in a process, before any
-    option can be set, which would corrupt ``--json`` output; the first construction therefore runs
-    with file descriptor 1 pointed at /dev/null (later ones print nothing).
-    """
-    import highspy
-
-    global _banner_done
-    with _banner_lock:
-        if _banner_done:
-            h = highspy.Highs()
-        else:
-            sys.stdout.flush()
-            saved = os.dup(1)
-            try:
-                with open(os.devnull, "w") as null:
-                    os.dup2(null.fileno(), 1)
-                    h = highspy.Highs()
-            finally:
-                os.dup2(saved, 1)
-                os.close(saved)
-            _banner_done = True
-    h.setOptionValue("output_flag", False)
-    return h
 
 
 def _solve_highs(
@@ -230,15 +265,20 @@ def _solve_highs(
     cancel: threading.Event | None,
     on_progress: ProgressCallback | None,
     started: float,
-    start: Decisions | None,
+    x0: np.ndarray | None,
+    floor: float | None,
 ) -> _RawResult:
+    """The exact MILP, from the start ``x0``; it stops as soon as its incumbent meets ``floor``."""
     import highspy
 
     last_report = [0.0]
+    met_floor = [False]
 
     def report(event) -> None:  # runs on HiGHS's thread
         out = event.data_out
         inc, bnd = out.mip_primal_bound, out.mip_dual_bound
+        if floor is not None:
+            bnd = max(bnd, floor)
         last_report[0] = time.perf_counter()
         on_progress(
             Progress(
@@ -249,20 +289,29 @@ def _solve_highs(
         )
 
     def interrupt(event) -> None:
-        """Called often during branch and bound: honour a cancel, and report the bound twice a second."""
+        """Called often during branch and bound: honour a cancel, stop at the eviction bound, and
+        report the bound twice a second."""
+        inc = event.data_out.mip_primal_bound
         if cancel is not None and cancel.is_set():
+            event.interrupt()
+        elif floor is not None and math.isfinite(inc) and inc - floor <= OPTIMAL_GAP * abs(inc):
+            met_floor[0] = True
             event.interrupt()
         elif on_progress is not None and time.perf_counter() - last_report[0] > _PROGRESS_EVERY_S:
             report(event)
 
-    start_values = None if start is None else model.start_vector(start)
-
     def run(*, presolve: bool, time_limit_s: float):
-        h = _configured_highs(model, options, time_limit_s, start_values, presolve=presolve)
+        h = configured_highs(
+            model,
+            time_limit_s=time_limit_s,
+            rel_gap=options.rel_gap,
+            threads=options.threads,
+            start=x0,
+            presolve=presolve,
+        )
         if on_progress is not None:
             h.cbMipImprovingSolution.subscribe(report)
-        if on_progress is not None or cancel is not None:
-            h.cbMipInterrupt.subscribe(interrupt)
+        h.cbMipInterrupt.subscribe(interrupt)
         h.run()
         return h
 
@@ -277,20 +326,78 @@ def _solve_highs(
         # HiGHS without presolve agree on the optimum), so such an answer is re-checked without it.
         h = run(presolve=False, time_limit_s=remaining)
         status = h.getModelStatus()
+    x = np.asarray(h.getSolution().col_value) if has_solution(h) else None
+    remaining = options.time_limit_s - (time.perf_counter() - started)
+    if status == ms.kOptimal and x0 is not None and x is not None and remaining > 0 and not _consistent(h, model, x):
+        # HiGHS 1.16 given an optimal start can return that start while reporting a lower objective
+        # (and bound) than the start's own: linear / a72 / 3300 B at factor 1.0 claimed 1002906.9 for a
+        # 1003042.95 plan that the literal model proves optimal. Without the start it proves the truth.
+        x0 = None
+        h = run(presolve=True, time_limit_s=remaining)
+        status = h.getModelStatus()
+        x = np.asarray(h.getSolution().col_value) if has_solution(h) else None
     info = h.getInfo()
-    has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
-    x = np.asarray(h.getSolution().col_value) if has_solution else None
     bound = info.mip_dual_bound if model.is_integer.any() else info.objective_function_value
+    note = "branch and bound stopped when its plan met the eviction lower bound" if met_floor[0] else ""
     if status == ms.kOptimal:
         return _RawResult(SolveStatus.OPTIMAL, x, bound)
     if status == ms.kInfeasible:
         return _RawResult(SolveStatus.INFEASIBLE, None, None)
     if status in understood:
         if x is not None:
-            return _RawResult(SolveStatus.FEASIBLE, x, bound)
+            return _RawResult(SolveStatus.FEASIBLE, x, bound, note)
         cancelled = cancel is not None and cancel.is_set()
         return _RawResult(SolveStatus.CANCELLED if cancelled else SolveStatus.TIME_LIMIT, None, bound)
     raise SolveError(f"HiGHS stopped with status {h.modelStatusToString(status)!r}")
+
+
+def _consistent(h, model: SparseMilp, x: np.ndarray) -> bool:
+    """Whether HiGHS's reported objective is that of the solution it returns (within OPTIMAL_GAP)."""
+    reported = h.getInfo().objective_function_value
+    actual = _objective(model, x)
+    return abs(reported - actual) <= OPTIMAL_GAP * max(1.0, abs(actual))
+
+
+def _solve_attaining(
+    model: MilpModel,
+    bound: EvictionBound,
+    floor: float | None,
+    options: SolverOptions,
+    cancel: threading.Event | None,
+    started: float,
+) -> np.ndarray | None:
+    """The best plan that drops only the eviction bound's tensors (:func:`attaining_restriction`),
+    found within a share of the time limit; None if there is none in time.
+
+    Why first: where the bound is tight (every linear and transformer benchmark case) such a plan
+    meets it, and the restricted MILP has a fraction of the binaries, so the proof takes tens of
+    milliseconds instead of seconds of branch and bound on the full model.
+    """
+    remaining = options.time_limit_s - (time.perf_counter() - started)
+    limit = min(remaining, ATTAINING_SHARE * options.time_limit_s)
+    if limit <= 0 or (cancel is not None and cancel.is_set()):
+        return None
+    free, fixed = attaining_restriction(model, bound)
+    sub = restrict(model, free, fixed)
+
+    def interrupt(event) -> None:
+        inc = event.data_out.mip_primal_bound
+        if (cancel is not None and cancel.is_set()) or (
+            floor is not None and math.isfinite(inc) and inc - floor <= OPTIMAL_GAP * abs(inc)
+        ):
+            event.interrupt()
+
+    h = configured_highs(sub, time_limit_s=limit, rel_gap=options.rel_gap, threads=options.threads)
+    h.cbMipInterrupt.subscribe(interrupt)
+    h.run()
+    if not has_solution(h):
+        return None
+    x = fixed.copy()
+    x[free] = np.asarray(h.getSolution().col_value)
+    for candidate in (_canonical(model, x), x):
+        if satisfies(model, candidate):
+            return candidate
+    return None
 
 
 def _solve_windowed(
@@ -299,99 +406,44 @@ def _solve_windowed(
     cancel: threading.Event | None,
     on_progress: ProgressCallback | None,
     started: float,
-    start: Decisions,
+    x0: np.ndarray,
+    floor: float | None,
 ) -> _RawResult:
     """The windowed approximation (:func:`milp_window.sweep_windows`) with HiGHS on each window.
 
-    No bound better than the plain pass's energy is claimed: the full LP relaxation of a model
-    this size takes longer than the sweep itself.
+    Its gap is measured against the eviction bound (or the plain pass's energy): the full LP
+    relaxation of a model this size takes longer than the sweep itself.
     """
-    import highspy
+    shown_bound = model.problem.plain_energy_j if floor is None else model.energy_j(floor)
 
-    def canonical(x: np.ndarray) -> np.ndarray:
-        mats = model.decisions_from(x)
-        return model.start_vector(Decisions.of(*(mats[f] for f in Family)))
-
-    def solve_window(sub: SparseMilp, x0: np.ndarray, limit_s: float) -> np.ndarray | None:
-        h = _configured_highs(sub, options, limit_s, x0)
+    def solve_window(sub: SparseMilp, start: np.ndarray, limit_s: float) -> np.ndarray | None:
+        h = configured_highs(sub, time_limit_s=limit_s, rel_gap=options.rel_gap, threads=options.threads, start=start)
         if cancel is not None:
             h.cbMipInterrupt.subscribe(lambda event: event.interrupt() if cancel.is_set() else None)
         h.run()
-        if h.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
-            return None
-        return np.asarray(h.getSolution().col_value)
+        return np.asarray(h.getSolution().col_value) if has_solution(h) else None
 
     def improved(x: np.ndarray) -> None:
         if on_progress is not None:
-            energy = model.energy_j(float(model.cost @ x) + model.objective_offset)
-            on_progress(Progress(time.perf_counter() - started, energy, model.problem.plain_energy_j))
+            on_progress(Progress(time.perf_counter() - started, model.energy_j(_objective(model, x)), shown_bound))
 
-    x0 = model.start_vector(start)
     remaining = options.time_limit_s - (time.perf_counter() - started)
     result = sweep_windows(
-        model, x0, solve_window, time_limit_s=remaining, cancel=cancel, on_improved=improved, canonical=canonical
+        model,
+        x0,
+        solve_window,
+        time_limit_s=remaining,
+        cancel=cancel,
+        on_improved=improved,
+        canonical=lambda x: _canonical(model, x),
     )
     if result.windows_improved:
-        note = f"{result.windows_improved} of {result.windows_solved} re-optimised windows improved the heuristic plan"
+        note = f"{result.windows_improved} of {result.windows_solved} re-optimised windows improved the starting plan"
     else:
-        note = f"none of {result.windows_solved} re-optimised windows improved the heuristic plan, which is shown"
+        note = f"none of {result.windows_solved} re-optimised windows improved the starting plan, which is shown"
     if result.cancelled:
         note += " (cancelled)"
     return _RawResult(SolveStatus.FEASIBLE, result.x, None, note)
-
-
-def _configured_highs(
-    milp: SparseMilp, options: SolverOptions, time_limit_s: float, start: np.ndarray | None, *, presolve: bool = True
-):
-    """A HiGHS instance holding ``milp`` with this project's settings and, if given, a MIP start."""
-    import highspy
-
-    h = _new_highs()
-    h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("mip_rel_gap", float(options.rel_gap))
-    h.setOptionValue("threads", int(options.threads))
-    h.setOptionValue("random_seed", 0)
-    h.setOptionValue("mip_feasibility_tolerance", INTEGRALITY_TOLERANCE)
-    h.setOptionValue("presolve", "on" if presolve else "off")
-    h.passModel(_highs_lp(milp, highspy))
-    if start is not None:
-        solution = highspy.HighsSolution()
-        solution.col_value = start
-        solution.value_valid = True
-        h.setSolution(solution)
-    return h
-
-
-def _highs_lp(model: SparseMilp, highspy):
-    lp = highspy.HighsLp()
-    lp.num_col_ = model.num_cols
-    lp.num_row_ = model.num_rows
-    lp.col_cost_ = model.cost
-    lp.col_lower_ = model.col_lower
-    lp.col_upper_ = model.col_upper
-    lp.row_lower_ = model.row_lower
-    lp.row_upper_ = model.row_upper
-    lp.offset_ = model.objective_offset
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.num_col_ = model.num_cols
-    lp.a_matrix_.num_row_ = model.num_rows
-    lp.a_matrix_.start_ = model.row_start
-    lp.a_matrix_.index_ = model.col_index
-    lp.a_matrix_.value_ = model.value
-    kind = highspy.HighsVarType
-    lp.integrality_ = [kind.kInteger if b else kind.kContinuous for b in model.is_integer]
-    return lp
-
-
-def write_lp(model: MilpModel, path: Path) -> None:
-    """Write the model with readable names (``R[t][node]`` …), for inspection in any LP viewer."""
-    import highspy
-
-    h = _new_highs()
-    lp = _highs_lp(model, highspy)
-    lp.col_names_ = list(model.col_names)
-    h.passModel(lp)
-    h.writeModel(str(path))
 
 
 # --- CBC -------------------------------------------------------------------------------------------

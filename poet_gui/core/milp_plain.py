@@ -13,7 +13,8 @@ import time
 import numpy as np
 import pulp
 
-from poet_gui.core.milp import INTEGRALITY_TOLERANCE, Solver, SolverOptions
+from poet_gui.core.highs_backend import INTEGRALITY_TOLERANCE
+from poet_gui.core.milp import Solver, SolverOptions
 from poet_gui.core.milp_model import OBJECTIVE_UNITS, RUNTIME_UNITS
 from poet_gui.core.plan import Decisions, Plan, SolveStatus, decisions_energy_j
 from poet_gui.core.problem import Problem

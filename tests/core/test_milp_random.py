@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from poet_gui.core.eviction_bound import eviction_bound
 from poet_gui.core.graph import Node, TrainingGraph, build_graph
 from poet_gui.core.milp import SolverOptions, solve_milp
 from poet_gui.core.milp_plain import solve_plain
@@ -119,6 +120,8 @@ def test_reduced_milp_matches_the_literal_model(seed: int) -> None:
     assert reduced.status is literal.status, outcome
     if literal.status is SolveStatus.OPTIMAL:
         assert reduced.energy_j == pytest.approx(literal.energy_j, rel=RTOL), outcome
+        bound = eviction_bound(case.problem, time_limit_s=5.0, threads=EXACT.threads)
+        assert bound is None or bound.energy_j <= literal.energy_j * (1 + 1e-9), outcome  # a lower bound
     else:
         assert reduced.decisions is None, outcome
     for plan in (reduced, literal):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from poet_gui.core import milp as milp_module
+from poet_gui.core.eviction_bound import eviction_bound
 from poet_gui.core.heuristics import best_heuristic_plan
 from poet_gui.core.milp import Method, SolverOptions, solve_milp
 from poet_gui.core.milp_model import build_model
@@ -25,6 +26,13 @@ EXACT = SolverOptions(time_limit_s=60.0, method=Method.EXACT)
 def tight(linear, a72):
     """linear on a72 at half its plain peak: the heuristic plan is 0.24 % above plain, the optimum 0.15 %."""
     return make_problem(linear, a72, ram_budget_bytes=3708, runtime_factor=1.2)
+
+
+@pytest.fixture
+def unreached(linear, a72):
+    """The same budget at runtime factor 1.0: no recomputation fits, so the eviction bound (which ignores
+    runtime) is not reached and neither shortcut proves the plan; the windows have work to do."""
+    return make_problem(linear, a72, ram_budget_bytes=3708, runtime_factor=1.0)
 
 
 @pytest.mark.parametrize(("n", "size", "step"), [(5, 24, 12), (24, 24, 12), (25, 24, 12), (100, 24, 12), (37, 8, 8)])
@@ -85,19 +93,31 @@ def test_a_sweep_can_be_cancelled(tight) -> None:
     assert result.cancelled and np.array_equal(result.x, x0)
 
 
-def test_windowed_plans_are_verified_never_worse_than_the_heuristic_and_labelled(tight) -> None:
-    heuristic = best_heuristic_plan(tight)
-    vp = plan_problem(tight, WINDOWED)
-    exact = solve_milp(tight, EXACT)
+def test_windowed_plans_are_verified_never_worse_than_the_heuristic_and_labelled(unreached) -> None:
+    heuristic = best_heuristic_plan(unreached)
+    vp = plan_problem(unreached, WINDOWED)
+    exact = solve_milp(unreached, EXACT)
     assert vp.is_verified
     assert vp.plan.strategy == "milp-highs-windowed"
     assert vp.plan.status is SolveStatus.FEASIBLE  # an approximation is never called optimal
     assert vp.plan.message.startswith("approximation")
-    assert "windows improved the heuristic plan" in vp.plan.message
-    assert vp.plan.bound_j == pytest.approx(tight.plain_energy_j)
+    assert "windows improved the starting plan" in vp.plan.message
+    assert "measured against the eviction lower bound" in vp.plan.message
+    bound = eviction_bound(unreached, time_limit_s=5.0, threads=1)
+    assert vp.plan.bound_j == pytest.approx(bound.energy_j)
+    assert unreached.plain_energy_j < bound.energy_j < vp.plan.energy_j
     assert exact.status is SolveStatus.OPTIMAL
     assert exact.energy_j * (1 - 1e-9) <= vp.plan.energy_j < heuristic.energy_j
-    assert vp.sim.peak_ram_bytes <= tight.activation_budget_bytes
+    assert vp.sim.peak_ram_bytes <= unreached.activation_budget_bytes
+
+
+def test_a_windowed_plan_that_meets_the_bound_is_exact_not_approximate(tight) -> None:
+    """Where the eviction bound is reached the windowed method's answer is a proof: labelled optimal, and
+    not as an approximation (``Plan.is_approximate`` promises never to claim optimality)."""
+    vp = plan_problem(tight, WINDOWED)
+    assert vp.is_verified
+    assert vp.plan.status is SolveStatus.OPTIMAL and not vp.plan.is_approximate
+    assert vp.plan.energy_j == pytest.approx(solve_milp(tight, EXACT).energy_j, rel=1e-9)
 
 
 @pytest.mark.parametrize("switches", [Switches(paging=False), Switches(remat=False), Switches(count_paging_time=True)])
@@ -112,7 +132,7 @@ def test_windowed_plans_respect_the_switches(linear, switches) -> None:
         assert d.recomputes == 0
 
 
-def test_auto_uses_windows_only_above_the_size_limit(tight, monkeypatch) -> None:
-    assert plan_problem(tight, SolverOptions(time_limit_s=30.0)).plan.strategy == "milp-highs"
+def test_auto_uses_windows_only_above_the_size_limit(unreached, monkeypatch) -> None:
+    assert plan_problem(unreached, SolverOptions(time_limit_s=30.0)).plan.strategy == "milp-highs"
     monkeypatch.setattr(milp_module, "EXACT_MAX_COLUMNS", 100)
-    assert plan_problem(tight, SolverOptions(time_limit_s=10.0)).plan.strategy == "milp-highs-windowed"
+    assert plan_problem(unreached, SolverOptions(time_limit_s=10.0)).plan.strategy == "milp-highs-windowed"

@@ -182,7 +182,7 @@ def _edit_flop(data: dict[str, Any]) -> None:
         (_edit_flop, "model.graph.sha256 is"),
         (_set("pinned", "tight"), "pinned must be a list of pinned plans"),
         (_set("pinned", 1, "name", "tight"), "pinned[1].name is 'tight', the name of another pinned plan"),
-        (_drop_operation, "pinned[0] ('tight'): plan: operations: step 5 (stage 3), compute layer3_LinearLayer"),
+        (_drop_operation, "pinned[0] ('tight'): plan: operations: step "),  # which step depends on the optimum's ties
         (_set("plan", "budgets", "ram_budget_bytes", 9999.0), "plan: simulation.activation_budget_bytes is 10000.0"),
     ],
 )

@@ -275,7 +275,16 @@ def test_a_broken_profile_file_is_listed_unusable_and_the_app_keeps_working(qtbo
     assert window.state.session.profile.key == "a72" and window.state.session.result.sim is not None
 
 
-def test_choosing_the_windowed_method_shows_a_labelled_approximation(qtbot, window):
+def test_choosing_the_windowed_method_shows_a_labelled_approximation(qtbot, monkeypatch, tmp_path):
+    """linear on a72 at half its plain peak and runtime factor 1.0: no recomputation fits, so the eviction
+    bound is not reached and the windowed plan stays an approximation (where it meets the bound it is
+    shown as proven optimal)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    session = new_session(ModelSource("linear"), load_profile("a72"), ram_fraction=0.5, runtime_factor=1.0,
+                          options=SolverOptions(time_limit_s=20))  # fmt: skip
+    window = MainWindow(AppState(session))
+    qtbot.addWidget(window)
+    window.show()
     window.solve_now()
     wait_done(qtbot, window)
     combo = window.budget_panel._method

@@ -1,0 +1,110 @@
+"""One place that creates and configures HiGHS instances, for every model this project solves.
+
+Why one place: HiGHS keeps process-wide state that every instance must agree on. Its thread
+scheduler is created by the first run and a later instance asking for another thread count fails
+with an error ("the scheduler has already been initialized"), and its banner goes to C-level stdout
+on the first construction. The MILP, its windows and the eviction bound all go through
+:func:`configured_highs`, so they share the same settings.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import numpy as np
+
+from poet_gui.core.milp_model import SparseMilp
+
+#: HiGHS's integrality tolerance. Its default (1e-6) lets a "binary" sit 1e-6 off 0 or 1, which on
+#: RAM rows in bytes (coefficients up to ~1e6) is a byte of slack per variable: on vgg16_cifar / m4 at
+#: 30 % of the plain peak HiGHS then declared 3.4529137 J optimal although 3.4528987 J satisfies the
+#: model (found by the literal model; benchmarks/RESULTS.md). At 1e-9 it finds and proves the latter.
+INTEGRALITY_TOLERANCE = 1e-9
+_banner_lock = threading.Lock()
+_banner_done = False
+
+
+def new_highs():
+    """A fresh ``highspy.Highs`` with logging off.
+
+    HiGHS prints its banner on C-level stdout from the first constructor in a process, before any
+    option can be set, which would corrupt ``--json`` output; the first construction therefore runs
+    with file descriptor 1 pointed at /dev/null (later ones print nothing).
+    """
+    import highspy
+
+    global _banner_done
+    with _banner_lock:
+        if _banner_done:
+            h = highspy.Highs()
+        else:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            try:
+                with open(os.devnull, "w") as null:
+                    os.dup2(null.fileno(), 1)
+                    h = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+            _banner_done = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def configured_highs(
+    milp: SparseMilp,
+    *,
+    time_limit_s: float,
+    rel_gap: float,
+    threads: int,
+    start: np.ndarray | None = None,
+    presolve: bool = True,
+):
+    """A HiGHS instance holding ``milp`` with this project's settings and, if given, a MIP start."""
+    import highspy
+
+    h = new_highs()
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(rel_gap))
+    h.setOptionValue("threads", int(threads))
+    h.setOptionValue("random_seed", 0)
+    h.setOptionValue("mip_feasibility_tolerance", INTEGRALITY_TOLERANCE)
+    h.setOptionValue("presolve", "on" if presolve else "off")
+    h.passModel(_highs_lp(milp, highspy))
+    if start is not None:
+        solution = highspy.HighsSolution()
+        solution.col_value = start
+        solution.value_valid = True
+        h.setSolution(solution)
+    return h
+
+
+def has_solution(h) -> bool:
+    """Whether HiGHS holds a feasible point (an incumbent, for a MIP)."""
+    import highspy
+
+    return h.getInfo().primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+
+
+def _highs_lp(model: SparseMilp, highspy):
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.num_cols
+    lp.num_row_ = model.num_rows
+    lp.col_cost_ = model.cost
+    lp.col_lower_ = model.col_lower
+    lp.col_upper_ = model.col_upper
+    lp.row_lower_ = model.row_lower
+    lp.row_upper_ = model.row_upper
+    lp.offset_ = model.objective_offset
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.num_col_ = model.num_cols
+    lp.a_matrix_.num_row_ = model.num_rows
+    lp.a_matrix_.start_ = model.row_start
+    lp.a_matrix_.index_ = model.col_index
+    lp.a_matrix_.value_ = model.value
+    kind = highspy.HighsVarType
+    lp.integrality_ = [kind.kInteger if b else kind.kContinuous for b in model.is_integer]
+    return lp
