@@ -2,9 +2,9 @@
 
 Why one place: HiGHS keeps process-wide state that every instance must agree on. Its thread
 scheduler is created by the first run and a later instance asking for another thread count fails
-with an error ("the scheduler has already been initialized"), and its banner goes to C-level stdout
-on the first construction. The MILP, its windows and the eviction bound all go through
-:func:`configured_highs`, so they share the same settings.
+("the scheduler has already been initialized"), and its banner goes to C-level stdout on the first
+construction. The MILP, its windows and the eviction bound all go through :func:`configured_highs`,
+which resets the scheduler when a solve asks for a different thread count than the one before.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from poet_gui.core.milp_model import SparseMilp
 INTEGRALITY_TOLERANCE = 1e-9
 _banner_lock = threading.Lock()
 _banner_done = False
+_scheduler_lock = threading.Lock()
+_scheduler_threads: int | None = None
 
 
 def new_highs():
@@ -66,6 +68,7 @@ def configured_highs(
     """A HiGHS instance holding ``milp`` with this project's settings and, if given, a MIP start."""
     import highspy
 
+    _use_threads(int(threads), highspy)
     h = new_highs()
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(rel_gap))
@@ -80,6 +83,17 @@ def configured_highs(
         solution.value_valid = True
         h.setSolution(solution)
     return h
+
+
+def _use_threads(threads: int, highspy) -> None:
+    """Reset HiGHS's process-wide scheduler when the thread count changes (blocking until running
+    solves release it), so a script may solve with 1 thread and then with 2. The app and the sweep
+    solve in child processes and never mix counts within one."""
+    global _scheduler_threads
+    with _scheduler_lock:
+        if _scheduler_threads is not None and _scheduler_threads != threads:
+            highspy.Highs.resetGlobalScheduler(True)
+        _scheduler_threads = threads
 
 
 def has_solution(h) -> bool:

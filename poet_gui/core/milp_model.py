@@ -450,8 +450,11 @@ class _Builder:
             ts, is_ = np.nonzero(idx >= 0)
             coef = np.asarray(secs)[is_] * scale
             terms.extend((int(c), float(v)) for c, v in zip(idx[ts, is_], coef, strict=True) if v > 0)
-        constant = p.plain_runtime_s * scale  # every R[t,t] = 1
-        self.add_row(terms, -np.inf, p.runtime_factor * RUNTIME_UNITS - constant)
+        # Every R[t,t] = 1 spends the plain pass (RUNTIME_UNITS), the rest of the budget is left. Written
+        # so, not as ``budget * scale - plain * scale``, whose rounding left an empty row at factor 1.0
+        # with the bound -1e-10 that no plan meets; a pass taking no time has a budget of 0 s.
+        slack = (p.runtime_factor - 1.0) * RUNTIME_UNITS if p.plain_runtime_s > 0 else 0.0
+        self.add_row(terms, -np.inf, slack)
 
     def finish(self, started: float) -> MilpModel:
         self.flush_single()

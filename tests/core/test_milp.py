@@ -23,13 +23,15 @@ import pytest
 from poet_gui.core import milp as milp_module
 from poet_gui.core import milp_model
 from poet_gui.core.graph import Node, build_graph
+from poet_gui.core.heuristics import best_heuristic_plan
 from poet_gui.core.milp import Progress, Solver, SolverOptions, solve_milp
 from poet_gui.core.milp_plain import solve_plain
+from poet_gui.core.milp_window import satisfies
 from poet_gui.core.plan import SolveStatus
 from poet_gui.core.planner import verify
 from poet_gui.core.problem import Switches, make_problem
 from poet_gui.core.profiles import load_profile
-from poet_gui.core.reference_points import min_ram_bytes, reference_points
+from poet_gui.core.reference_points import min_ram_bytes, plain_decisions, reference_points
 from poet_gui.core.zoo import build_model
 
 # PuLP 3.x warns about its own 4.0 API on every variable the literal model and the CBC back-end create.
@@ -344,6 +346,32 @@ def test_a_time_limited_highs_solve_is_never_called_optimal(hard_problem) -> Non
     plan = solve_milp(hard_problem, SolverOptions(time_limit_s=3.0))
     assert plan.status in (SolveStatus.FEASIBLE, SolveStatus.TIME_LIMIT)
     _honest(plan)
+
+
+def test_the_time_limit_covers_the_bound_the_restricted_search_and_branch_and_bound(hard_problem) -> None:
+    """The full MILP gets what the eviction bound and the restricted search left, not a fresh limit
+    (HiGHS itself may overrun by a fraction of a second)."""
+    start = best_heuristic_plan(hard_problem).decisions
+    plan = solve_milp(hard_problem, SolverOptions(time_limit_s=4.0), start=start)
+    assert plan.solve_s < 4.0 + 1.0
+
+
+def test_solves_may_change_the_thread_count_within_one_process(linear) -> None:
+    """HiGHS's scheduler is process-wide; asking for another thread count used to fail every later solve."""
+    problem = _problem(linear, "a72", 3300, 1.2)
+    plans = [solve_milp(problem, SolverOptions(threads=threads)) for threads in (1, 2, 1)]
+    assert all(plan.status is SolveStatus.OPTIMAL for plan in plans)
+    assert len({round(plan.energy_j, 15) for plan in plans}) == 1
+
+
+def test_the_plain_schedule_meets_the_runtime_row_at_factor_1() -> None:
+    """At factor 1.0 the runtime row allows exactly 0 extra time. On vgg16_cifar / m0 its bound once came out
+    as -1.2e-10 from rounding (``budget * scale - plain * scale``), which no plan meets in the strict check
+    a window's or the restricted search's result must pass."""
+    graph = build_model("vgg16_cifar")
+    peak = reference_points(_problem(graph, "m0")).plain_peak_ram_bytes
+    model = milp_model.build_model(_problem(graph, "m0", peak, 1.0))
+    assert satisfies(model, model.start_vector(plain_decisions(graph)))
 
 
 def test_stopping_at_a_user_gap_is_feasible_not_optimal(linear) -> None:

@@ -148,6 +148,40 @@ def _free_nodes_problem(budget: float, factor: float) -> Problem:
     return make_problem(_chain_with_free_nodes(), load_profile("m4"), ram_budget_bytes=budget, runtime_factor=factor)
 
 
+def _misreported_incumbent_problem() -> Problem:
+    """Seed 514 of a reviewer's generator, written out: with a MIP start, HiGHS 1.16 reported an incumbent
+    of 1027831.9 (below the eviction bound's 1027929.4) for a solution whose objective is 1055602.4; a
+    check that trusted the reported value stopped the search at a 2.7 % gap."""
+    n = {"is_backward": False}
+    b = {"is_backward": True, "param_count": 0.0}
+    nodes = [
+        Node("x", "Input", **n, flop=0.0, out_shape=(4, 7), param_count=1.0, inputs=()),
+        Node("f1", "Op", **n, flop=189406.0, out_shape=(2,), param_count=15.0, inputs=(0,)),
+        Node("f2", "Op", **n, flop=66320.0, out_shape=(5, 2), param_count=16.0, inputs=(0, 1)),
+        Node("f3", "Op", **n, flop=101.0, out_shape=(2,), param_count=17.0, inputs=(1, 2)),
+        Node("f4", "Op", **n, flop=324.0, out_shape=(2,), param_count=4.0, inputs=(0, 2, 3)),
+        Node("f5", "Op", **n, flop=97683.0, out_shape=(4, 2), param_count=12.0, inputs=(1, 4)),
+        Node("loss", "Loss", **n, flop=13.0, out_shape=(1,), param_count=0.0, inputs=(5,)),
+        Node("g0", "Gradient", **b, flop=792.0, out_shape=(2,), inputs=(6, 4)),
+        Node("g1", "Gradient", **b, flop=140065.0, out_shape=(2,), inputs=(7, 3, 5, 4)),
+        Node("g2", "Gradient", **b, flop=110.0, out_shape=(2,), inputs=(8, 3)),
+        Node("g3", "Gradient", **b, flop=82.0, out_shape=(2,), inputs=(9, 3, 4)),
+        Node("g4", "Gradient", **b, flop=423329.0, out_shape=(4, 7), inputs=(10, 0, 7)),
+        Node("g5", "Gradient", **b, flop=0.0, out_shape=(5, 2), inputs=(11, 2, 9)),
+    ]
+    graph = build_graph("misreported", nodes)
+    return make_problem(graph, load_profile("a72nocache"), ram_budget_bytes=240.0, runtime_factor=1.2)
+
+
+def test_a_misreported_incumbent_does_not_stop_the_search() -> None:
+    problem = _misreported_incumbent_problem()
+    literal, _ = solve_plain(problem, EXACT)
+    reduced = solve_milp(problem, EXACT)
+    assert literal.status is SolveStatus.OPTIMAL
+    assert reduced.status is SolveStatus.OPTIMAL, reduced.message
+    assert reduced.energy_j == pytest.approx(literal.energy_j, rel=RTOL)
+
+
 @pytest.mark.parametrize(
     ("problem", "energy_j"),
     [
