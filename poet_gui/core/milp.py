@@ -452,6 +452,7 @@ def _solve_windowed(
         cancel=cancel,
         on_improved=improved,
         canonical=lambda x: _canonical(model, x),
+        good_enough=lambda x: _reaches(model, x, floor),
     )
     if result.windows_improved:
         note = f"{result.windows_improved} of {result.windows_solved} re-optimised windows improved the starting plan"

@@ -134,8 +134,10 @@ def sweep_windows(
     cancel: threading.Event | None = None,
     on_improved: Callable[[np.ndarray], None] | None = None,
     canonical: Callable[[np.ndarray], np.ndarray] | None = None,
+    good_enough: Callable[[np.ndarray], bool] | None = None,
 ) -> SweepResult:
-    """Re-optimise windows of stages until a whole pass improves nothing or time runs out.
+    """Re-optimise windows of stages until a whole pass improves nothing, time runs out, or an
+    improved plan is ``good_enough`` (it meets a proven lower bound: no window can beat it).
 
     ``x0`` must satisfy the model (a heuristic schedule's :meth:`MilpModel.start_vector`).
     ``canonical`` re-derives the dependent columns (frees, RAM levels) from a window's 0/1
@@ -179,5 +181,7 @@ def sweep_windows(
                 improved_this_pass = True
                 if on_improved is not None:
                     on_improved(x)
+                if good_enough is not None and good_enough(x):
+                    return SweepResult(x, solved, improved, passes)
         if not improved_this_pass:
             return SweepResult(x, solved, improved, passes)

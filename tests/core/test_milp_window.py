@@ -10,6 +10,7 @@ import pytest
 from poet_gui.core import milp as milp_module
 from poet_gui.core.eviction_bound import eviction_bound
 from poet_gui.core.heuristics import best_heuristic_plan
+from poet_gui.core.highs_backend import configured_highs, has_solution
 from poet_gui.core.milp import Method, SolverOptions, solve_milp
 from poet_gui.core.milp_model import build_model
 from poet_gui.core.milp_window import neighbourhoods, restrict, satisfies, sweep_windows, windows
@@ -82,6 +83,22 @@ def test_a_window_result_that_breaks_the_model_is_discarded(tight) -> None:
     result = sweep_windows(model, x0, wrong, time_limit_s=5.0)
     assert np.array_equal(result.x, x0)
     assert result.windows_improved == 0 and result.windows_solved > 0
+
+
+def test_a_sweep_stops_once_a_plan_is_good_enough(tight) -> None:
+    """A plan meeting a proven lower bound cannot be beaten: the sweep stops at the first such plan."""
+    model = build_model(tight)
+    x0 = model.start_vector(best_heuristic_plan(tight).decisions)
+
+    def first_improvement(sub, start, limit_s):  # a solver returning its start improves nothing
+        h = configured_highs(sub, time_limit_s=limit_s, rel_gap=1e-6, threads=1, start=start)
+        h.run()
+        return np.asarray(h.getSolution().col_value) if has_solution(h) else None
+
+    full = sweep_windows(model, x0, first_improvement, time_limit_s=30.0)
+    stopped = sweep_windows(model, x0, first_improvement, time_limit_s=30.0, good_enough=lambda x: True)
+    assert full.windows_improved > 1
+    assert stopped.windows_improved == 1 and stopped.windows_solved < full.windows_solved
 
 
 def test_a_sweep_can_be_cancelled(tight) -> None:
