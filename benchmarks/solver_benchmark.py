@@ -6,11 +6,11 @@
                                                            # the full grid (hours), resumable
 
 For each case (zoo model × device × RAM budget as a share of the plain peak × runtime factor) it runs
-``planner.plan_problem`` (plain-schedule proof, heuristic start, reduced MILP, verification) and
-``milp_plain.solve_plain`` (the literal model in PuLP) with HiGHS, and prints variables, constraints,
-build and solve seconds, the time to the first verified plan, status, energy, gap and the speed
-ratio plain/ours. The median ratio is over cases the plain model proved optimal. Figures are ratios
-measured in the same process, never absolute claims.
+``planner.plan_problem`` (plain-schedule proof, heuristic start, eviction bound, restricted then
+reduced MILP, verification) and ``milp_plain.solve_plain`` (the literal model in PuLP) with HiGHS,
+and prints variables, constraints, build and solve seconds, the time to the first verified plan,
+status, energy, gap and the speed ratio plain/ours. The median ratio is over cases the plain model
+proved optimal. Figures are ratios measured in the same process, never absolute claims.
 
 ``--rows FILE`` appends one JSON line per finished case and skips cases already in the file, so a
 grid that takes hours survives an interruption and can be run in parts (``--models``, ``--devices``).
@@ -216,7 +216,8 @@ def render(rows: list[Row], args: argparse.Namespace, grid: dict) -> str:
         f"Grid: models {grid['models']}, devices {grid['devices']}, budgets {grid['fractions']} of plain peak "
         f"(raised to the model's minimum where that is higher), runtime factors {grid['factors']}; time limit "
         f"{args.time_limit:g} s per solve, gap {OPTIMAL_GAP:g}, 1 thread.  ",
-        "ours = planner (plain-schedule proof, heuristic start, reduced MILP, simulator check); "
+        "ours = planner (plain-schedule proof, heuristic start, eviction bound, restricted then reduced MILP, "
+        "simulator check); "
         "plain = literal FORMULATION §4 model in PuLP; both HiGHS in this process.",
         "",
         *([args.note, ""] if args.note else []),
