@@ -138,13 +138,20 @@ def solve_milp(
     report(x0)
     windowed = x0 is not None and _use_windows(model, options)
     if x0 is not None and _reaches(model, x0, floor):
-        raw = _RawResult(SolveStatus.OPTIMAL, x0, floor, "the heuristic plan meets the eviction lower bound")
+        raw = _RawResult(
+            SolveStatus.OPTIMAL, x0, floor, "proven optimal: the heuristic plan meets the eviction lower bound"
+        )
         return _to_plan(model, raw, options, time.perf_counter() - started, floor=floor)
     if bound is not None and bound.evicted and not windowed:  # measured: no plan in 16 s on bert or resnet50
         attained = _solve_attaining(model, bound, floor, options, cancel, started)
         if attained is not None and _reaches(model, attained, floor):
             report(attained)
-            raw = _RawResult(SolveStatus.OPTIMAL, attained, floor, "a plan dropping only the bound's tensors meets it")
+            raw = _RawResult(
+                SolveStatus.OPTIMAL,
+                attained,
+                floor,
+                "proven optimal: a plan that drops only the tensors the eviction lower bound names meets that bound",
+            )
             return _to_plan(model, raw, options, time.perf_counter() - started, floor=floor)
         if attained is not None and (x0 is None or _objective(model, attained) < _objective(model, x0)):
             x0 = attained
@@ -352,7 +359,7 @@ def _solve_highs(
         x = start_x  # stopped before HiGHS took up the start (or after dropping it): the start still holds
     info = h.getInfo()
     bound = info.mip_dual_bound if model.is_integer.any() else info.objective_function_value
-    note = "branch and bound stopped when its plan met the eviction lower bound" if met_floor[0] else ""
+    note = "proven optimal: branch and bound stopped when its plan met the eviction lower bound" if met_floor[0] else ""
     if status == ms.kOptimal:
         return _RawResult(SolveStatus.OPTIMAL, x, bound)
     if status == ms.kInfeasible:
