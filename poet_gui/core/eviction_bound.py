@@ -10,14 +10,15 @@ The argument (FORMULATION §4). While node ``t`` is computed in its own stage, R
 output and all its inputs (§4.5 frees an input only after the next compute) and every other tensor
 that is in RAM then. Call a tensor ``i`` *crossing* stage ``t`` if it was produced before ``t``, is
 not an input of ``t`` and is read by a node after ``t``. A crossing tensor that is not in RAM at
-that moment must come back before its reader runs: recomputed (at least its compute energy) or
-paged in after having been paged out (its page-out and page-in energies). So in every plan the set
-of tensors that are ever out of RAM while crossing covers, at every stage ``t``, the stage's
-excess ``m_t + sum(inputs) + sum(crossing) - budget`` in bytes, and each of those tensors costs at
-least its cheapest way back once. The cheapest cover (a small 0/1 covering program: one column per
-tensor, one row per stage over budget) plus the plain pass's energy is therefore a lower bound on
-every plan. HiGHS's dual bound is used, so a cover search stopped by its time limit still gives a
-valid bound. Runtime is ignored, which only weakens the bound.
+that moment must come back before its reader runs: recomputed (at least its compute energy and
+time) or paged in after having been paged out (its page-out and page-in energies, and their times
+if paging time is charged). So in every plan the set of tensors that are ever out of RAM while
+crossing covers, at every stage ``t``, the stage's excess ``m_t + sum(inputs) + sum(crossing) -
+budget`` in bytes, and each of those tensors comes back at least once by one of its ways, whose
+times together fit in the runtime budget's slack over the plain pass. The cheapest such choice (a
+small 0/1 program: a column per tensor and way back, a covering row per stage over budget, one way
+per tensor, one runtime row) plus the plain pass's energy is therefore a lower bound on every plan.
+HiGHS's dual bound is used, so a search stopped by its time limit still gives a valid bound.
 
 Measured (benchmarks/RESULTS.md): on every linear and transformer case of the benchmark it equals
 the proven optimum.
@@ -42,7 +43,7 @@ class EvictionBound:
     """``energy_j`` bounds the energy of every plan of the problem from below. ``evicted``: the
     tensors of the cheapest cover found (the ones a plan attaining the bound would drop and bring
     back once each); ``free_return``: tensors that come back at no cost (0-FLOP nodes such as
-    inputs, without paging), which any plan may drop without paying for it."""
+    inputs, recomputed), which any plan may drop without paying for it."""
 
     energy_j: float
     evicted: tuple[int, ...]
@@ -52,38 +53,53 @@ class EvictionBound:
 def eviction_bound(problem: Problem, *, time_limit_s: float, threads: int) -> EvictionBound | None:
     """The bound, or None when no cover exists (some stage cannot fit whatever is dropped: the
     MILP then proves infeasibility itself) or HiGHS proved no bound in ``time_limit_s``."""
-    costs = problem.costs
     plain = problem.plain_energy_j
-    back = _cheapest_return_j(problem)
-    free_return = tuple(int(i) for i in np.flatnonzero(back == 0.0))
+    ways = _ways_back(problem)
+    free_return = tuple(sorted({way.tensor for way in ways if way.energy_j == 0.0}))
     rows = _forced_evictions(problem)
     if not rows:
         return EvictionBound(plain, (), free_return)
-    m = np.asarray(costs.ram_bytes, dtype=float)
-    usable = np.isfinite(back)
-    cols = sorted({int(i) for crossing, _ in rows for i in crossing if usable[i]})
-    if not cols:
+    m = np.asarray(problem.costs.ram_bytes, dtype=float)
+    needed = {int(i) for crossing, _ in rows for i in crossing}
+    ways = [way for way in ways if way.tensor in needed]
+    if not ways:
         return None
-    col_of = {c: j for j, c in enumerate(cols)}
+    cols_of: dict[int, list[int]] = {}
+    for j, way in enumerate(ways):
+        cols_of.setdefault(way.tensor, []).append(j)
     starts, index, value = [0], [], []
-    for crossing, excess in rows:
-        kept = [i for i in crossing if usable[i]]
-        if m[kept].sum() < excess:
-            return None
-        index += [col_of[i] for i in kept]
-        value += list(m[kept] / excess)  # each row as "dropped bytes / excess >= 1": entries near 1
+    lower, upper = [], []
+
+    def add_row(terms: list[tuple[int, float]], lo: float, hi: float) -> None:
+        index.extend(c for c, _ in terms)
+        value.extend(v for _, v in terms)
         starts.append(len(index))
-    scale = 1.0 / max(float(back[cols].max()), np.finfo(float).tiny)  # largest cost 1: no tiny entries
+        lower.append(lo)
+        upper.append(hi)
+
+    for crossing, excess in rows:  # each as "dropped bytes / excess >= 1": entries near 1
+        terms = [(j, m[i] / excess) for i in crossing for j in cols_of.get(i, [])]
+        if sum(m[i] for i in crossing if i in cols_of) < excess:
+            return None
+        add_row(terms, 1.0, np.inf)
+    for both in (cols for cols in cols_of.values() if len(cols) > 1):
+        add_row([(j, 1.0) for j in both], -np.inf, 1.0)  # one way back per tensor: its bytes count once
+    slack = _runtime_slack_s(problem)
+    timed = [(j, way.time_s / slack) for j, way in enumerate(ways) if way.time_s > 0]
+    if timed:
+        add_row(timed, -np.inf, 1.0)  # the ways back chosen fit in the runtime budget's slack together
+    energy = np.array([way.energy_j for way in ways])
+    scale = 1.0 / max(float(energy.max()), np.finfo(float).tiny)  # largest cost 1: no tiny entries
     cover = SparseMilp(
-        cost=back[cols] * scale,
-        col_lower=np.zeros(len(cols)),
-        col_upper=np.ones(len(cols)),
-        is_integer=np.ones(len(cols), dtype=bool),
+        cost=energy * scale,
+        col_lower=np.zeros(len(ways)),
+        col_upper=np.ones(len(ways)),
+        is_integer=np.ones(len(ways), dtype=bool),
         row_start=np.asarray(starts, dtype=np.int64),
         col_index=np.asarray(index, dtype=np.int64),
         value=np.asarray(value, dtype=float),
-        row_lower=np.ones(len(rows)),
-        row_upper=np.full(len(rows), np.inf),
+        row_lower=np.asarray(lower, dtype=float),
+        row_upper=np.asarray(upper, dtype=float),
         objective_offset=0.0,
     )
     h = configured_highs(cover, time_limit_s=time_limit_s, rel_gap=_COVER_GAP, threads=threads)
@@ -92,19 +108,40 @@ def eviction_bound(problem: Problem, *, time_limit_s: float, threads: int) -> Ev
     if not np.isfinite(dual) or not has_solution(h):
         return None
     chosen = np.asarray(h.getSolution().col_value) > 0.5
-    evicted = tuple(c for c, used in zip(cols, chosen, strict=True) if used)
+    evicted = tuple(sorted({way.tensor for way, used in zip(ways, chosen, strict=True) if used}))
     return EvictionBound(plain + max(0.0, dual) / scale, evicted, free_return)
 
 
-def _cheapest_return_j(problem: Problem) -> np.ndarray:
-    """Per tensor, the least energy of bringing it back after dropping it (inf if it cannot be)."""
+@dataclass(frozen=True, slots=True)
+class _WayBack:
+    """One way a dropped tensor can come back, with the least energy and runtime it spends."""
+
+    tensor: int
+    energy_j: float
+    time_s: float
+
+
+def _runtime_slack_s(problem: Problem) -> float:
+    """Runtime the budget leaves beyond the plain pass (what recomputation, and paging if it is
+    charged, may spend), with the model's own float allowance so the bound is never stricter."""
+    plain = problem.plain_runtime_s
+    return max(0.0, (problem.runtime_factor - 1.0) * plain) + 1e-9 * problem.runtime_factor * plain
+
+
+def _ways_back(problem: Problem) -> list[_WayBack]:
+    """Every way back the switches and the runtime budget allow: recompute (its compute energy and
+    time), or page out and in (both energies; both times if paging time is charged). A way slower
+    than the whole slack alone can never be taken."""
     costs, switches = problem.costs, problem.switches
-    back = np.full(len(problem.graph), np.inf)
-    if switches.remat:
-        back = np.minimum(back, np.asarray(costs.compute_j, dtype=float))
-    if switches.paging:
-        back = np.minimum(back, np.asarray(costs.pageout_j, dtype=float) + np.asarray(costs.pagein_j, dtype=float))
-    return back
+    slack = _runtime_slack_s(problem)
+    ways = []
+    for i in range(len(problem.graph)):
+        if switches.remat and costs.runtime_s[i] <= slack:
+            ways.append(_WayBack(i, float(costs.compute_j[i]), float(costs.runtime_s[i])))
+        paging_s = float(costs.pagein_s[i] + costs.pageout_s[i]) if switches.count_paging_time else 0.0
+        if switches.paging and paging_s <= slack:
+            ways.append(_WayBack(i, float(costs.pageout_j[i] + costs.pagein_j[i]), paging_s))
+    return ways
 
 
 def _forced_evictions(problem: Problem) -> list[tuple[list[int], float]]:

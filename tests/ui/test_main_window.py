@@ -14,7 +14,7 @@ from poet_gui.core.milp import Method, SolverOptions
 from poet_gui.core.plan import SolveStatus
 from poet_gui.core.profiles import load_profile
 from poet_gui.ui.main_window import MainWindow
-from poet_gui.ui.state import AppState, ModelSource, SolvePhase, new_session
+from poet_gui.ui.state import AppState, ModelSource, SolvePhase, new_session, session_for
 from poet_gui.ui.widgets.profile_editor import ProfileEditor
 
 SOLVE_TIMEOUT_MS = 60_000
@@ -275,13 +275,17 @@ def test_a_broken_profile_file_is_listed_unusable_and_the_app_keeps_working(qtbo
     assert window.state.session.profile.key == "a72" and window.state.session.result.sim is not None
 
 
-def test_choosing_the_windowed_method_shows_a_labelled_approximation(qtbot, monkeypatch, tmp_path):
-    """linear on a72 at half its plain peak and runtime factor 1.0: no recomputation fits, so the eviction
-    bound is not reached and the windowed plan stays an approximation (where it meets the bound it is
-    shown as proven optimal)."""
+def test_choosing_the_windowed_method_shows_a_labelled_approximation(
+    qtbot, monkeypatch, tmp_path, bound_gap, bound_gap_graph_file
+):
+    """A graph whose optimum lies above the eviction bound: the windowed plan stays an approximation
+    (where it meets the bound it is shown as proven optimal)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    session = new_session(ModelSource("linear"), load_profile("a72"), ram_fraction=0.5, runtime_factor=1.0,
-                          options=SolverOptions(time_limit_s=20))  # fmt: skip
+    session = session_for(
+        ModelSource(zoo_name=None, graph_path=str(bound_gap_graph_file)), bound_gap.graph, bound_gap.profile,
+        ram_budget_bytes=bound_gap.ram_budget_bytes, runtime_factor=bound_gap.runtime_factor,
+        switches=bound_gap.switches, options=SolverOptions(time_limit_s=20),
+    )  # fmt: skip
     window = MainWindow(AppState(session))
     qtbot.addWidget(window)
     window.show()
