@@ -18,12 +18,11 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from _report import shown_arguments
+from _report import append_row, load_rows, publish, shown_arguments
 
-from poet_gui.core.atomic import write_text_atomic
 from poet_gui.core.milp import Method, SolverOptions
 from poet_gui.core.planner import plan_problem
 from poet_gui.core.problem import make_problem
@@ -106,12 +105,7 @@ def main() -> int:
     parser.add_argument("--note", default="", help="a paragraph (Markdown) to print under the header")
     args = parser.parse_args()
     wanted = set(args.models.split(",")) if args.models else None
-    done: dict[str, Comparison] = {}
-    if args.rows and args.rows.exists():
-        for line in args.rows.read_text().splitlines():
-            if line.strip():
-                c = Comparison(**json.loads(line))
-                done[c.case] = c
+    done = load_rows(args.rows, Comparison)
     rows = []
     for path in args.exact:
         for line in path.read_text().splitlines():
@@ -133,16 +127,11 @@ def main() -> int:
                     windowed_energy=energy,
                     windowed_s=seconds,
                 )
-                if args.rows:
-                    with args.rows.open("a") as f:
-                        f.write(json.dumps(asdict(c)) + "\n")
+                append_row(args.rows, c)
             rows.append(c)
             print(f"{c.case:<34} windowed {c.windowed_s:6.1f} s  above exact {c.above_exact:+.4%}  "
                   f"above bound {c.above_bound:+.4%}", flush=True)  # fmt: skip
-    text = render(rows, args.time_limit, args.note)
-    print(text)
-    if args.out:
-        write_text_atomic(args.out, text)
+    publish(render(rows, args.time_limit, args.note), args.out)
     return 0
 
 

@@ -20,19 +20,17 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import platform
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-from _report import shown_arguments
+from _report import append_row, load_rows, publish, shown_arguments
 
-from poet_gui.core.atomic import write_text_atomic
 from poet_gui.core.milp import SolverOptions
 from poet_gui.core.milp_model import build_model as build_milp
 from poet_gui.core.milp_plain import solve_plain
@@ -247,13 +245,6 @@ def render(rows: list[Row], args: argparse.Namespace, grid: dict) -> str:
     return "\n".join(head + body) + "\n"
 
 
-def _load_rows(path: Path | None) -> dict[str, Row]:
-    if path is None or not path.exists():
-        return {}
-    rows = (Row(**json.loads(line)) for line in path.read_text().splitlines() if line.strip())
-    return {r.case: r for r in rows}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a representative subset of the grid")
@@ -276,7 +267,7 @@ def main() -> int:
         grid["models"] = args.models.split(",")
     if args.devices:
         grid["devices"] = args.devices.split(",")
-    done = _load_rows(args.rows)
+    done = load_rows(args.rows, Row)
     rows = []
     if args.hard:
         cases = [(m, d, None, f, b, p) for m, d, b, f, p in HARD]
@@ -289,17 +280,12 @@ def main() -> int:
         row = done.get(case)
         if row is None:
             row = run_case(model, device, fraction, factor, args, budget_bytes=budget_bytes, paging=paging)
-            if args.rows:
-                with args.rows.open("a") as f:
-                    f.write(json.dumps(asdict(row)) + "\n")
+            append_row(args.rows, row)
         rows.append(row)
         print(f"{row.case:<34} ours {row.ours_status:<10} {row.ours_s:7.2f} s (first plan "
               f"{fmt(row.first_plan_s, '.3f')} s)   plain {row.plain_status:<16} {fmt(row.plain_s, '7.2f'):>7} s   "
               f"speed-up {_ratio_cell(row)}", flush=True)  # fmt: skip
-    text = render(rows, args, grid)
-    print(text)
-    if args.out:
-        write_text_atomic(args.out, text)
+    publish(render(rows, args, grid), args.out)
     return 0
 
 
