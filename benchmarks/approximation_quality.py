@@ -23,12 +23,12 @@ from pathlib import Path
 
 from _report import append_row, load_rows, publish, shown_arguments
 
-from poet_gui.core.milp import Method, SolverOptions
-from poet_gui.core.planner import plan_problem
-from poet_gui.core.problem import make_problem
-from poet_gui.core.profiles import load_profile
-from poet_gui.core.reference_points import reference_points_of
-from poet_gui.core.zoo import build_model
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.model.zoo import build_model
+from poet_gui.core.schedule.problem import make_problem
+from poet_gui.core.schedule.reference_points import reference_points_of
+from poet_gui.core.solve.milp import Method, SolverOptions
+from poet_gui.core.solve.planner import plan_problem
 
 
 @dataclass

@@ -20,8 +20,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from poet_gui.core.milp import SolverOptions
-from poet_gui.core.profiles import load_profile
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.solve.milp import SolverOptions
 from poet_gui.ui.main_window import MainWindow
 from poet_gui.ui.state import AppState, ModelSource, new_session
 

@@ -31,15 +31,15 @@ from pathlib import Path
 
 from _report import append_row, load_rows, publish, shown_arguments
 
-from poet_gui.core.milp import SolverOptions
-from poet_gui.core.milp_model import build_model as build_milp
-from poet_gui.core.milp_plain import solve_plain
-from poet_gui.core.plan import OPTIMAL_GAP, Plan, SolveStatus
-from poet_gui.core.planner import VerifiedPlan, plan_problem
-from poet_gui.core.problem import Switches, make_problem
-from poet_gui.core.profiles import load_profile
-from poet_gui.core.reference_points import reference_points_of
-from poet_gui.core.zoo import build_model, list_models
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.model.zoo import build_model, list_models
+from poet_gui.core.schedule.plan import OPTIMAL_GAP, Plan, SolveStatus
+from poet_gui.core.schedule.problem import Switches, make_problem
+from poet_gui.core.schedule.reference_points import reference_points_of
+from poet_gui.core.solve.milp import SolverOptions
+from poet_gui.core.solve.milp_model import build_model as build_milp
+from poet_gui.core.solve.milp_plain import solve_plain
+from poet_gui.core.solve.planner import VerifiedPlan, plan_problem
 
 FULL = {
     "models": [m.name for m in list_models()],

@@ -19,22 +19,29 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from poet_gui import __version__
+from poet_gui.core.device.profiles import list_profiles, load_profile
+from poet_gui.core.device.units import (
+    format_bytes,
+    format_energy,
+    format_gap,
+    format_overhead,
+    format_seconds,
+    parse_bytes,
+)
 from poet_gui.core.errors import PoetError
-from poet_gui.core.graph import TrainingGraph
-from poet_gui.core.graph_io import load_graph_file
-from poet_gui.core.milp import EXACT_MAX_COLUMNS, Method, Solver, SolverOptions
-from poet_gui.core.onnx_import import load_onnx_graph
-from poet_gui.core.plan import OPTIMAL_GAP, SolveStatus
-from poet_gui.core.plan_io import VERSION, PlanFile, read_plan, save_plan
-from poet_gui.core.planner import VerifiedPlan
-from poet_gui.core.problem import Switches, make_problem
-from poet_gui.core.profiles import list_profiles, load_profile
-from poet_gui.core.reference_points import ReferencePoints, reference_points_of
-from poet_gui.core.schedule_export import write_operations_csv
-from poet_gui.core.solve_process import solve_with_deadline
-from poet_gui.core.sweep import SweepPoint, budget_grid, solve_points, write_sweep_csv
-from poet_gui.core.units import format_bytes, format_energy, format_gap, format_overhead, format_seconds, parse_bytes
-from poet_gui.core.zoo import build_model, list_models
+from poet_gui.core.files.plan_io import VERSION, PlanFile, read_plan, save_plan
+from poet_gui.core.files.schedule_export import write_operations_csv
+from poet_gui.core.model.graph import TrainingGraph
+from poet_gui.core.model.graph_io import load_graph_file
+from poet_gui.core.model.onnx_import import load_onnx_graph
+from poet_gui.core.model.zoo import build_model, list_models
+from poet_gui.core.schedule.plan import OPTIMAL_GAP, SolveStatus
+from poet_gui.core.schedule.problem import Switches, make_problem
+from poet_gui.core.schedule.reference_points import ReferencePoints, reference_points_of
+from poet_gui.core.solve.milp import EXACT_MAX_COLUMNS, Method, Solver, SolverOptions
+from poet_gui.core.solve.planner import VerifiedPlan
+from poet_gui.core.solve.solve_process import solve_with_deadline
+from poet_gui.core.sweep.tradeoff import SweepPoint, budget_grid, solve_points, write_sweep_csv
 
 EXIT_PLAN, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 SUBCOMMANDS = ("solve", "verify", "sweep", "models", "profiles")
@@ -388,7 +395,7 @@ def _sweep(args: argparse.Namespace) -> int:
     ]
     if args.png is not None:
         # Imported here: matplotlib takes a noticeable time to load, and only --png needs it.
-        from poet_gui.core.sweep_plot import write_sweep_png
+        from poet_gui.core.sweep.tradeoff_plot import write_sweep_png
 
         write_sweep_png(
             points,

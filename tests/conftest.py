@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from poet_gui.core.graph import Node, TrainingGraph, build_graph
-from poet_gui.core.graph_io import save_graph_file
-from poet_gui.core.problem import Problem, Switches, make_problem
-from poet_gui.core.profiles import load_profile
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.model.graph import Node, TrainingGraph, build_graph
+from poet_gui.core.model.graph_io import save_graph_file
+from poet_gui.core.schedule.problem import Problem, Switches, make_problem
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

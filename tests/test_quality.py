@@ -19,7 +19,8 @@ def test_ruff_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_core_and_cli_stay_qt_free() -> None:
+def test_import_contracts_hold() -> None:
+    """Qt stays out of the core and the CLI, and each core stage imports only earlier ones."""
     exe = shutil.which("lint-imports")
     if exe is None:
         pytest.skip("import-linter is not installed (it is part of the test extra)")

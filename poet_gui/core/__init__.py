@@ -1,1 +1,7 @@
-"""The Qt-free planning engine: graphs, device profiles, costs, MILP, heuristics, simulator, files."""
+"""The Qt-free planning engine, one package per pipeline stage, each importing only those before it:
+
+``model`` (what is trained) → ``device`` (what it runs on, what each step costs) → ``schedule`` (a
+problem, a plan, the independent simulator) → ``solve`` (how a plan is found) → ``files`` (what goes to
+disk) → ``sweep`` (many problems at once). ``errors`` and ``atomic`` sit below them all. The order is an
+import-linter layers contract in ``pyproject.toml``, checked by the test suite.
+"""

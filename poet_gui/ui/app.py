@@ -14,11 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from poet_gui import __version__
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.device.units import parse_bytes
 from poet_gui.core.errors import PoetError
-from poet_gui.core.milp import Solver, SolverOptions
-from poet_gui.core.problem import Switches
-from poet_gui.core.profiles import load_profile
-from poet_gui.core.units import parse_bytes
+from poet_gui.core.schedule.problem import Switches
+from poet_gui.core.solve.milp import Solver, SolverOptions
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 DEFAULT_MODEL, DEFAULT_PROFILE = "linear", "m4"

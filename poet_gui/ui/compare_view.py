@@ -45,11 +45,11 @@ from PySide6.QtWidgets import (
 )
 
 from poet_gui.core.atomic import write_bytes_atomic
+from poet_gui.core.device.units import format_bytes
 from poet_gui.core.errors import PoetError
-from poet_gui.core.planner import VerifiedPlan
-from poet_gui.core.simulate import SimResult
-from poet_gui.core.units import format_bytes
-from poet_gui.core.workspace import PinnedPlan
+from poet_gui.core.files.workspace import PinnedPlan
+from poet_gui.core.schedule.simulate import SimResult
+from poet_gui.core.solve.planner import VerifiedPlan
 from poet_gui.ui.exports import widget_png
 from poet_gui.ui.plan_figures import BUDGET_FIGURES, FIGURES, difference_text, gap_text, switches_text
 from poet_gui.ui.plots import TimelinePlot

@@ -6,7 +6,7 @@ sessions and background solves; it computes nothing itself. Moving a control res
 after a short pause in the motion, cancelling (killing) the one in flight.
 
 Beyond the session it keeps the plans the user pinned (a tuple of
-:class:`~poet_gui.core.workspace.PinnedPlan`, replaced whole on every change): they outlive changes of
+:class:`~poet_gui.core.files.workspace.PinnedPlan`, replaced whole on every change): they outlive changes of
 model and device, because comparing plans across them is what they are for. Files are opened, saved
 and exported through small methods (:meth:`MainWindow.open_path`, :meth:`MainWindow.save_workspace`,
 :meth:`MainWindow.export_plan`, ...) that the menus' file dialogs call and scripts and tests call
@@ -39,18 +39,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from poet_gui.core import plan_io, workspace
+from poet_gui.core.device.profiles import DeviceProfile
+from poet_gui.core.device.units import format_bytes, format_energy, format_gap, format_overhead
 from poet_gui.core.errors import PoetError
-from poet_gui.core.milp import Progress, SolverOptions
-from poet_gui.core.onnx_import import load_onnx_graph, symbolic_dimensions
-from poet_gui.core.plan import SolveStatus
-from poet_gui.core.plan_io import read_plan, save_plan
-from poet_gui.core.planner import VerifiedPlan
-from poet_gui.core.problem import Switches
-from poet_gui.core.profiles import DeviceProfile
-from poet_gui.core.schedule_export import write_operations_csv
-from poet_gui.core.units import format_bytes, format_energy, format_gap, format_overhead
-from poet_gui.core.workspace import PinnedPlan, Workspace, file_format, plan_mismatch, read_workspace, unique_name
+from poet_gui.core.files import plan_io, workspace
+from poet_gui.core.files.plan_io import read_plan, save_plan
+from poet_gui.core.files.schedule_export import write_operations_csv
+from poet_gui.core.files.workspace import PinnedPlan, Workspace, file_format, plan_mismatch, read_workspace, unique_name
+from poet_gui.core.model.onnx_import import load_onnx_graph, symbolic_dimensions
+from poet_gui.core.schedule.plan import SolveStatus
+from poet_gui.core.schedule.problem import Switches
+from poet_gui.core.solve.milp import Progress, SolverOptions
+from poet_gui.core.solve.planner import VerifiedPlan
 from poet_gui.ui.about import show_about
 from poet_gui.ui.compare_view import CompareView
 from poet_gui.ui.exports import save_plot_images

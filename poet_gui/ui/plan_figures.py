@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from poet_gui.core.planner import VerifiedPlan
-from poet_gui.core.units import format_bytes, format_energy, format_gap, format_seconds
+from poet_gui.core.device.units import format_bytes, format_energy, format_gap, format_seconds
+from poet_gui.core.solve.planner import VerifiedPlan
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,15 +12,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from poet_gui.core.graph import TrainingGraph
-from poet_gui.core.graph_io import load_graph_file
-from poet_gui.core.milp import Progress, SolverOptions
-from poet_gui.core.onnx_import import load_onnx_graph
-from poet_gui.core.planner import VerifiedPlan
-from poet_gui.core.problem import Problem, Switches, make_problem
-from poet_gui.core.profiles import DeviceProfile
-from poet_gui.core.reference_points import ReferencePoints, reference_points_of
-from poet_gui.core.zoo import build_model
+from poet_gui.core.device.profiles import DeviceProfile
+from poet_gui.core.model.graph import TrainingGraph
+from poet_gui.core.model.graph_io import load_graph_file
+from poet_gui.core.model.onnx_import import load_onnx_graph
+from poet_gui.core.model.zoo import build_model
+from poet_gui.core.schedule.problem import Problem, Switches, make_problem
+from poet_gui.core.schedule.reference_points import ReferencePoints, reference_points_of
+from poet_gui.core.solve.milp import Progress, SolverOptions
+from poet_gui.core.solve.planner import VerifiedPlan
 
 
 class SolvePhase(StrEnum):

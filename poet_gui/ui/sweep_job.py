@@ -8,10 +8,10 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, Signal, Slot
 
 from poet_gui.core.errors import PoetError
-from poet_gui.core.milp import SolverOptions
-from poet_gui.core.problem import make_problem
-from poet_gui.core.solve_process import Failed, Finished, SolveProcess
-from poet_gui.core.sweep import SweepPoint, budget_grid
+from poet_gui.core.schedule.problem import make_problem
+from poet_gui.core.solve.milp import SolverOptions
+from poet_gui.core.solve.solve_process import Failed, Finished, SolveProcess
+from poet_gui.core.sweep.tradeoff import SweepPoint, budget_grid
 from poet_gui.ui.state import Session
 from poet_gui.ui.workers import JobRunner
 

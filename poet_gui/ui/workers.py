@@ -1,6 +1,6 @@
 """Qt wrappers that run core work off the GUI thread and report back through signals.
 
-:class:`SolveJob` drives a :class:`~poet_gui.core.solve_process.SolveProcess` (a killable child
+:class:`SolveJob` drives a :class:`~poet_gui.core.solve.solve_process.SolveProcess` (a killable child
 process) from a worker thread: the worker blocks on the child's pipe, never the GUI thread, and a
 cancel kills the child's whole process group, so no solver is ever left running.
 """
@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
 
-from poet_gui.core.milp import SolverOptions
-from poet_gui.core.problem import Problem
-from poet_gui.core.solve_process import Failed, Finished, Interim, SolveProcess
+from poet_gui.core.schedule.problem import Problem
+from poet_gui.core.solve.milp import SolverOptions
+from poet_gui.core.solve.solve_process import Failed, Finished, Interim, SolveProcess
 
 _POLL_S = 0.05
 

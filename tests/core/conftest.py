@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from poet_gui.core.graph import Node, TrainingGraph, build_graph
-from poet_gui.core.graph_io import load_graph_file
-from poet_gui.core.profiles import DeviceProfile, load_profile
-from poet_gui.core.zoo import build_model
+from poet_gui.core.device.profiles import DeviceProfile, load_profile
+from poet_gui.core.model.graph import Node, TrainingGraph, build_graph
+from poet_gui.core.model.graph_io import load_graph_file
+from poet_gui.core.model.zoo import build_model
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO.parent / "shared" / "reference"

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poet_gui.core.costs import NodeCosts, compute_costs
-from poet_gui.core.graph import Node, build_graph
-from poet_gui.core.graph_io import load_graph_file
-from poet_gui.core.profiles import DeviceProfile, load_profile
+from poet_gui.core.device.costs import NodeCosts, compute_costs
+from poet_gui.core.device.profiles import DeviceProfile, load_profile
+from poet_gui.core.model.graph import Node, build_graph
+from poet_gui.core.model.graph_io import load_graph_file
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE_GRAPHS = REPO.parent / "shared" / "reference" / "graphs"

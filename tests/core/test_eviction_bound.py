@@ -6,17 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poet_gui.core.eviction_bound import attaining_restriction, eviction_bound
-from poet_gui.core.heuristics import best_heuristic_plan
-from poet_gui.core.milp import SolverOptions, solve_milp
-from poet_gui.core.milp_model import Family, build_model
-from poet_gui.core.milp_plain import solve_plain
-from poet_gui.core.plan import SolveStatus
-from poet_gui.core.planner import plan_problem
-from poet_gui.core.problem import Switches, make_problem
-from poet_gui.core.profiles import load_profile
-from poet_gui.core.reference_points import reference_points_of
-from poet_gui.core.zoo import build_model as build_zoo
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.model.zoo import build_model as build_zoo
+from poet_gui.core.schedule.plan import SolveStatus
+from poet_gui.core.schedule.problem import Switches, make_problem
+from poet_gui.core.schedule.reference_points import reference_points_of
+from poet_gui.core.solve.eviction_bound import attaining_restriction, eviction_bound
+from poet_gui.core.solve.heuristics import best_heuristic_plan
+from poet_gui.core.solve.milp import SolverOptions, solve_milp
+from poet_gui.core.solve.milp_model import Family, build_model
+from poet_gui.core.solve.milp_plain import solve_plain
+from poet_gui.core.solve.planner import plan_problem
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulp")
 

@@ -17,8 +17,8 @@ import pytest
 from poet_gui.core import atomic
 from poet_gui.core.atomic import write_bytes_atomic, write_text_atomic
 from poet_gui.core.errors import GraphError, PoetError
-from poet_gui.core.graph import Node, TrainingGraph, build_graph
-from poet_gui.core.graph_io import graph_to_json, load_graph_file, save_graph_file
+from poet_gui.core.model.graph import Node, TrainingGraph, build_graph
+from poet_gui.core.model.graph_io import graph_to_json, load_graph_file, save_graph_file
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE_GRAPHS = REPO.parent / "shared" / "reference" / "graphs"

@@ -18,19 +18,19 @@ from functools import cache
 import numpy as np
 import pytest
 
+from poet_gui.core.device.profiles import load_profile
 from poet_gui.core.errors import SolveCancelled
-from poet_gui.core.graph import TrainingGraph
-from poet_gui.core.heuristics import STRATEGIES, Strategy, best_heuristic_plan
-from poet_gui.core.heuristics._build import Gap, build_layout, measure, to_decisions
-from poet_gui.core.milp import Progress, solve_milp
-from poet_gui.core.plan import Plan, SolveStatus, decisions_energy_j
-from poet_gui.core.planner import verify
-from poet_gui.core.problem import Problem, Switches, make_problem
-from poet_gui.core.profiles import load_profile
-from poet_gui.core.reference_points import ReferencePoints, reference_points
-from poet_gui.core.schedule import build_operations
-from poet_gui.core.simulate import simulate
-from poet_gui.core.zoo import build_model
+from poet_gui.core.model.graph import TrainingGraph
+from poet_gui.core.model.zoo import build_model
+from poet_gui.core.schedule.operations import build_operations
+from poet_gui.core.schedule.plan import Plan, SolveStatus, decisions_energy_j
+from poet_gui.core.schedule.problem import Problem, Switches, make_problem
+from poet_gui.core.schedule.reference_points import ReferencePoints, reference_points
+from poet_gui.core.schedule.simulate import simulate
+from poet_gui.core.solve.heuristics import STRATEGIES, Strategy, best_heuristic_plan
+from poet_gui.core.solve.heuristics._build import Gap, build_layout, measure, to_decisions
+from poet_gui.core.solve.milp import Progress, solve_milp
+from poet_gui.core.solve.planner import verify
 
 ALL = tuple(Strategy)
 SMALL_GRAPHS = ("linear", "transformer", "diamond")  # small enough for the MILP in a fraction of a second

@@ -20,19 +20,19 @@ import numpy as np
 import pulp
 import pytest
 
-from poet_gui.core import milp as milp_module
-from poet_gui.core import milp_model
-from poet_gui.core.graph import Node, build_graph
-from poet_gui.core.heuristics import best_heuristic_plan
-from poet_gui.core.milp import Progress, Solver, SolverOptions, solve_milp
-from poet_gui.core.milp_plain import solve_plain
-from poet_gui.core.milp_window import satisfies
-from poet_gui.core.plan import SolveStatus
-from poet_gui.core.planner import verify
-from poet_gui.core.problem import Switches, make_problem
-from poet_gui.core.profiles import load_profile
-from poet_gui.core.reference_points import min_ram_bytes, plain_decisions, reference_points
-from poet_gui.core.zoo import build_model
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.model.graph import Node, build_graph
+from poet_gui.core.model.zoo import build_model
+from poet_gui.core.schedule.plan import SolveStatus
+from poet_gui.core.schedule.problem import Switches, make_problem
+from poet_gui.core.schedule.reference_points import min_ram_bytes, plain_decisions, reference_points
+from poet_gui.core.solve import milp as milp_module
+from poet_gui.core.solve import milp_model
+from poet_gui.core.solve.heuristics import best_heuristic_plan
+from poet_gui.core.solve.milp import Progress, Solver, SolverOptions, solve_milp
+from poet_gui.core.solve.milp_plain import solve_plain
+from poet_gui.core.solve.milp_window import satisfies
+from poet_gui.core.solve.planner import verify
 
 # PuLP 3.x warns about its own 4.0 API on every variable the literal model and the CBC back-end create.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulp")

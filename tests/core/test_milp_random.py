@@ -16,15 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from poet_gui.core.eviction_bound import eviction_bound
-from poet_gui.core.graph import Node, TrainingGraph, build_graph
-from poet_gui.core.milp import SolverOptions, solve_milp
-from poet_gui.core.milp_plain import solve_plain
-from poet_gui.core.plan import SolveStatus
-from poet_gui.core.planner import verify
-from poet_gui.core.problem import Problem, Switches, make_problem
-from poet_gui.core.profiles import load_profile
-from poet_gui.core.reference_points import reference_points_of
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.model.graph import Node, TrainingGraph, build_graph
+from poet_gui.core.schedule.plan import SolveStatus
+from poet_gui.core.schedule.problem import Problem, Switches, make_problem
+from poet_gui.core.schedule.reference_points import reference_points_of
+from poet_gui.core.solve.eviction_bound import eviction_bound
+from poet_gui.core.solve.milp import SolverOptions, solve_milp
+from poet_gui.core.solve.milp_plain import solve_plain
+from poet_gui.core.solve.planner import verify
 
 # PuLP 3.x warns about its own 4.0 API on every variable the literal model creates.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulp")

@@ -7,17 +7,17 @@ import threading
 import numpy as np
 import pytest
 
-from poet_gui.core import milp as milp_module
-from poet_gui.core.eviction_bound import eviction_bound
-from poet_gui.core.heuristics import best_heuristic_plan
-from poet_gui.core.highs_backend import configured_highs, has_solution
-from poet_gui.core.milp import Method, SolverOptions, solve_milp
-from poet_gui.core.milp_model import build_model
-from poet_gui.core.milp_window import neighbourhoods, restrict, satisfies, sweep_windows, windows
-from poet_gui.core.plan import SolveStatus
-from poet_gui.core.planner import plan_problem
-from poet_gui.core.problem import Switches, make_problem
-from poet_gui.core.profiles import load_profile
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.schedule.plan import SolveStatus
+from poet_gui.core.schedule.problem import Switches, make_problem
+from poet_gui.core.solve import milp as milp_module
+from poet_gui.core.solve.eviction_bound import eviction_bound
+from poet_gui.core.solve.heuristics import best_heuristic_plan
+from poet_gui.core.solve.highs_backend import configured_highs, has_solution
+from poet_gui.core.solve.milp import Method, SolverOptions, solve_milp
+from poet_gui.core.solve.milp_model import build_model
+from poet_gui.core.solve.milp_window import neighbourhoods, restrict, satisfies, sweep_windows, windows
+from poet_gui.core.solve.planner import plan_problem
 
 WINDOWED = SolverOptions(time_limit_s=30.0, method=Method.WINDOWED)
 EXACT = SolverOptions(time_limit_s=60.0, method=Method.EXACT)

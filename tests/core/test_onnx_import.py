@@ -21,14 +21,14 @@ import pytest
 from onnx import TensorProto, helper
 
 from poet_gui.cli import EXIT_BAD_INPUT, EXIT_PLAN, main
+from poet_gui.core.device.profiles import load_profile
 from poet_gui.core.errors import GraphError
-from poet_gui.core.graph import TrainingGraph
-from poet_gui.core.onnx_import import OnnxImport, load_onnx_graph, symbolic_dimensions
-from poet_gui.core.onnx_import._rules import RULES
-from poet_gui.core.planner import plan_problem
-from poet_gui.core.problem import make_problem
-from poet_gui.core.profiles import load_profile
-from poet_gui.core.reference_points import reference_points
+from poet_gui.core.model.graph import TrainingGraph
+from poet_gui.core.model.onnx_import import OnnxImport, load_onnx_graph, symbolic_dimensions
+from poet_gui.core.model.onnx_import._rules import RULES
+from poet_gui.core.schedule.problem import make_problem
+from poet_gui.core.schedule.reference_points import reference_points
+from poet_gui.core.solve.planner import plan_problem
 from poet_gui.samples import sample_models
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from poet_gui.core.device.profiles import load_profile
 from poet_gui.core.errors import PlanFormatError
-from poet_gui.core.milp import Method, Solver, SolverOptions
-from poet_gui.core.plan_io import (
+from poet_gui.core.files.plan_io import (
     graph_sha256,
     load_plan,
     plan_from_json,
@@ -24,10 +24,10 @@ from poet_gui.core.plan_io import (
     read_plan,
     save_plan,
 )
-from poet_gui.core.planner import VerifiedPlan, plan_problem
-from poet_gui.core.problem import Switches, make_problem
-from poet_gui.core.profiles import load_profile
-from poet_gui.core.zoo import build_model
+from poet_gui.core.model.zoo import build_model
+from poet_gui.core.schedule.problem import Switches, make_problem
+from poet_gui.core.solve.milp import Method, Solver, SolverOptions
+from poet_gui.core.solve.planner import VerifiedPlan, plan_problem
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "plan-format.md"
 OPTIONS = SolverOptions(solver=Solver.HIGHS, time_limit_s=20.0, rel_gap=1e-8, threads=1)

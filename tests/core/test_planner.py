@@ -7,13 +7,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from poet_gui.core import planner as planner_module
 from poet_gui.core.errors import ScheduleError
-from poet_gui.core.milp import SolverOptions, solve_milp
-from poet_gui.core.plan import Decisions, SolveStatus
-from poet_gui.core.planner import plan_problem, verify
-from poet_gui.core.problem import Switches, make_problem
-from poet_gui.core.reference_points import reference_points
+from poet_gui.core.schedule.plan import Decisions, SolveStatus
+from poet_gui.core.schedule.problem import Switches, make_problem
+from poet_gui.core.schedule.reference_points import reference_points
+from poet_gui.core.solve import planner as planner_module
+from poet_gui.core.solve.milp import SolverOptions, solve_milp
+from poet_gui.core.solve.planner import plan_problem, verify
 
 OPTIONS = SolverOptions(time_limit_s=60.0, rel_gap=1e-8)
 

@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from poet_gui.core import profiles
-from poet_gui.core.errors import PoetError, ProfileError
-from poet_gui.core.profiles import (
+from poet_gui.core.device import profiles
+from poet_gui.core.device.profiles import (
     DeviceProfile,
     list_profiles,
     load_profile,
@@ -25,6 +24,7 @@ from poet_gui.core.profiles import (
     profile_to_toml,
     save_profile,
 )
+from poet_gui.core.errors import PoetError, ProfileError
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "profiles"
 USABLE = ("a72", "a72nocache", "m0", "m4")
@@ -169,7 +169,8 @@ def test_environment_variable_overrides_the_profiles_directory(tmp_path: Path) -
     """Read at import, so check it in a fresh interpreter."""
     (tmp_path / "board.toml").write_text(_toml(BASE), encoding="utf-8")
     code = (
-        "from poet_gui.core.profiles import PROFILES_DIR, load_profile\nprint(PROFILES_DIR, load_profile('board').key)"
+        "from poet_gui.core.device.profiles import PROFILES_DIR, load_profile\n"
+        "print(PROFILES_DIR, load_profile('board').key)"
     )
     env = {**os.environ, "POET_PROFILES_DIR": str(tmp_path)}
     out = subprocess.run(

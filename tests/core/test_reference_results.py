@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from poet_gui.core.milp import Solver, SolverOptions, solve_milp
-from poet_gui.core.plan import SolveStatus, decisions_energy_j
-from poet_gui.core.planner import verify
-from poet_gui.core.problem import Switches, make_problem
-from poet_gui.core.profiles import load_profile
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.schedule.plan import SolveStatus, decisions_energy_j
+from poet_gui.core.schedule.problem import Switches, make_problem
+from poet_gui.core.solve.milp import Solver, SolverOptions, solve_milp
+from poet_gui.core.solve.planner import verify
 
 RESULTS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "results.json"
 RTOL = 1e-6

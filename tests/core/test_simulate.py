@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from poet_gui.core.errors import ScheduleError
-from poet_gui.core.problem import Switches, make_problem
-from poet_gui.core.reference_points import plain_decisions, reference_points
-from poet_gui.core.schedule import Action, Operation, build_operations
-from poet_gui.core.simulate import simulate
+from poet_gui.core.schedule.operations import Action, Operation, build_operations
+from poet_gui.core.schedule.problem import Switches, make_problem
+from poet_gui.core.schedule.reference_points import plain_decisions, reference_points
+from poet_gui.core.schedule.simulate import simulate
 
 X, A, LOSS, G1, G2 = range(5)
 C, F, IN, OUT = Action.COMPUTE, Action.FREE, Action.PAGE_IN, Action.PAGE_OUT

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from poet_gui.core.milp import Solver, SolverOptions
-from poet_gui.core.plan import SolveStatus
-from poet_gui.core.problem import make_problem
-from poet_gui.core.profiles import load_profile
-from poet_gui.core.reference_points import reference_points
-from poet_gui.core.solve_process import solve_with_deadline
-from poet_gui.core.zoo import build_model
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.model.zoo import build_model
+from poet_gui.core.schedule.plan import SolveStatus
+from poet_gui.core.schedule.problem import make_problem
+from poet_gui.core.schedule.reference_points import reference_points
+from poet_gui.core.solve.milp import Solver, SolverOptions
+from poet_gui.core.solve.solve_process import solve_with_deadline
 
 
 def running_solver_binaries() -> list[int]:

@@ -18,11 +18,11 @@ import pytest
 
 from poet_gui import cli
 from poet_gui.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_NO_PLAN, EXIT_PLAN, main
-from poet_gui.core.milp import SolverOptions
-from poet_gui.core.plan import SolveStatus
-from poet_gui.core.problem import make_problem
-from poet_gui.core.schedule_export import CSV_COLUMNS as OPERATION_COLUMNS
-from poet_gui.core.sweep import CSV_COLUMNS, solve_points
+from poet_gui.core.files.schedule_export import CSV_COLUMNS as OPERATION_COLUMNS
+from poet_gui.core.schedule.plan import SolveStatus
+from poet_gui.core.schedule.problem import make_problem
+from poet_gui.core.solve.milp import SolverOptions
+from poet_gui.core.sweep.tradeoff import CSV_COLUMNS, solve_points
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLVE = ["solve", "--model", "linear", "--profile", "a72", "--ram-budget", "3300", "--runtime-budget", "1.0"]

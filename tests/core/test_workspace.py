@@ -12,14 +12,10 @@ from typing import Any
 
 import pytest
 
+from poet_gui.core.device.profiles import load_profile
 from poet_gui.core.errors import PlanFormatError
-from poet_gui.core.graph_io import save_graph_file
-from poet_gui.core.milp import Solver, SolverOptions
-from poet_gui.core.plan_io import plan_json_text, plan_to_json, save_plan
-from poet_gui.core.planner import VerifiedPlan, plan_problem
-from poet_gui.core.problem import Switches, make_problem
-from poet_gui.core.profiles import load_profile
-from poet_gui.core.workspace import (
+from poet_gui.core.files.plan_io import plan_json_text, plan_to_json, save_plan
+from poet_gui.core.files.workspace import (
     PinnedPlan,
     Workspace,
     _layout,
@@ -30,7 +26,11 @@ from poet_gui.core.workspace import (
     unique_name,
     workspace_json_text,
 )
-from poet_gui.core.zoo import build_model
+from poet_gui.core.model.graph_io import save_graph_file
+from poet_gui.core.model.zoo import build_model
+from poet_gui.core.schedule.problem import Switches, make_problem
+from poet_gui.core.solve.milp import Solver, SolverOptions
+from poet_gui.core.solve.planner import VerifiedPlan, plan_problem
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "workspace-format.md"
 OPTIONS = SolverOptions(solver=Solver.HIGHS, time_limit_s=20.0, rel_gap=1e-8, threads=1)
@@ -222,7 +222,7 @@ def test_file_format_tells_files_apart(tmp_path, plans):
 
 def test_the_format_document_names_every_field():
     text = DOC.read_text(encoding="utf-8")
-    from poet_gui.core import workspace as module
+    from poet_gui.core.files import workspace as module
 
     for key in (*module._TOP_KEYS, *module._MODEL_KEYS, *module._PIN_KEYS):
         assert re.search(rf"`{key}`", text), f"{DOC} does not document `{key}`"

@@ -15,8 +15,8 @@ import pytest
 from networkx.algorithms.isomorphism import DiGraphMatcher
 
 from poet_gui.core.errors import GraphError
-from poet_gui.core.graph import TrainingGraph
-from poet_gui.core.zoo import ModelInfo, build_model, list_models
+from poet_gui.core.model.graph import TrainingGraph
+from poet_gui.core.model.zoo import ModelInfo, build_model, list_models
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference" / "graphs"

@@ -16,12 +16,12 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from poet_gui.core.milp import SolverOptions
-from poet_gui.core.planner import VerifiedPlan, plan_problem
-from poet_gui.core.problem import Switches, make_problem
-from poet_gui.core.profiles import load_profile
-from poet_gui.core.workspace import PinnedPlan
-from poet_gui.core.zoo import build_model
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.files.workspace import PinnedPlan
+from poet_gui.core.model.zoo import build_model
+from poet_gui.core.schedule.problem import Switches, make_problem
+from poet_gui.core.solve.milp import SolverOptions
+from poet_gui.core.solve.planner import VerifiedPlan, plan_problem
 from poet_gui.ui.compare_view import DiffKind
 from poet_gui.ui.main_window import MainWindow
 from poet_gui.ui.recent_files import RecentFilesMenu, recent_paths

@@ -10,9 +10,9 @@ import pytest
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QMessageBox
 
-from poet_gui.core.milp import Method, SolverOptions
-from poet_gui.core.plan import SolveStatus
-from poet_gui.core.profiles import load_profile
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.schedule.plan import SolveStatus
+from poet_gui.core.solve.milp import Method, SolverOptions
 from poet_gui.ui.main_window import MainWindow
 from poet_gui.ui.state import AppState, ModelSource, SolvePhase, new_session, session_for
 from poet_gui.ui.widgets.profile_editor import ProfileEditor
@@ -138,8 +138,8 @@ def test_bad_graph_file_shows_a_dialog_and_keeps_the_model(qtbot, window, monkey
 
 
 def test_good_graph_file_opens(qtbot, window, tmp_path):
-    from poet_gui.core.graph_io import save_graph_file
-    from poet_gui.core.zoo import build_model
+    from poet_gui.core.model.graph_io import save_graph_file
+    from poet_gui.core.model.zoo import build_model
 
     path = tmp_path / "mine.json"
     save_graph_file(build_model("transformer", seq_len=16), path)
@@ -258,7 +258,7 @@ def test_bad_onnx_file_shows_a_dialog(qtbot, window, monkeypatch, tmp_path):
 def test_a_broken_profile_file_is_listed_unusable_and_the_app_keeps_working(qtbot, window, monkeypatch, tmp_path):
     import shutil
 
-    import poet_gui.core.profiles as profiles_module
+    import poet_gui.core.device.profiles as profiles_module
 
     folder = tmp_path / "profiles"
     shutil.copytree(profiles_module.PROFILES_DIR, folder)

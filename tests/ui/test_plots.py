@@ -9,13 +9,13 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QGridLayout, QToolTip, QWidget
 
-from poet_gui.core.milp import SolverOptions
-from poet_gui.core.plan import SolveStatus
-from poet_gui.core.planner import VerifiedPlan, plan_problem
-from poet_gui.core.problem import make_problem
-from poet_gui.core.profiles import load_profile
-from poet_gui.core.units import format_bytes, format_energy
-from poet_gui.core.zoo import build_model
+from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.device.units import format_bytes, format_energy
+from poet_gui.core.model.zoo import build_model
+from poet_gui.core.schedule.plan import SolveStatus
+from poet_gui.core.schedule.problem import make_problem
+from poet_gui.core.solve.milp import SolverOptions
+from poet_gui.core.solve.planner import VerifiedPlan, plan_problem
 from poet_gui.ui.plots import EnergyPlot, MemoryPlot, TimelinePlot, TradeoffPlot, TradeoffPoint
 from poet_gui.ui.plots.style import CellState
 

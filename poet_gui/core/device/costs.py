@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from poet_gui.core.graph import TrainingGraph
-from poet_gui.core.profiles import DeviceProfile
+from poet_gui.core.device.profiles import DeviceProfile
+from poet_gui.core.model.graph import TrainingGraph
 
 
 @dataclass(frozen=True, slots=True, eq=False)

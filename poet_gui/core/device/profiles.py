@@ -39,7 +39,7 @@ from typing import Any, Literal
 from poet_gui.core.atomic import write_text_atomic
 from poet_gui.core.errors import ProfileError
 
-DEFAULT_PROFILES_DIR = Path(__file__).resolve().parents[2] / "profiles"
+DEFAULT_PROFILES_DIR = Path(__file__).resolve().parents[3] / "profiles"
 PROFILES_DIR = Path(os.environ.get("POET_PROFILES_DIR") or DEFAULT_PROFILES_DIR).expanduser()
 
 

@@ -27,17 +27,17 @@ import numpy as np
 
 from poet_gui import __version__
 from poet_gui.core.atomic import write_text_atomic
+from poet_gui.core.device.profiles import PROFILE_FIELDS, DeviceProfile
 from poet_gui.core.errors import GraphError, PlanFormatError, ScheduleError
-from poet_gui.core.graph import TrainingGraph
-from poet_gui.core.graph_io import _graph_from_json, graph_to_json
-from poet_gui.core.milp import Method, Solver, SolverOptions
-from poet_gui.core.plan import OPTIMAL_GAP, Decisions, Plan, SolveStatus
-from poet_gui.core.planner import VerifiedPlan
-from poet_gui.core.problem import Problem, Switches, make_problem
-from poet_gui.core.profiles import PROFILE_FIELDS, DeviceProfile
-from poet_gui.core.reference_points import ReferencePoints, reference_points
-from poet_gui.core.schedule import Action, Operation, build_operations
-from poet_gui.core.simulate import SimResult, simulate
+from poet_gui.core.model.graph import TrainingGraph
+from poet_gui.core.model.graph_io import _graph_from_json, graph_to_json
+from poet_gui.core.schedule.operations import Action, Operation, build_operations
+from poet_gui.core.schedule.plan import OPTIMAL_GAP, Decisions, Plan, SolveStatus
+from poet_gui.core.schedule.problem import Problem, Switches, make_problem
+from poet_gui.core.schedule.reference_points import ReferencePoints, reference_points
+from poet_gui.core.schedule.simulate import SimResult, simulate
+from poet_gui.core.solve.milp import Method, Solver, SolverOptions
+from poet_gui.core.solve.planner import VerifiedPlan
 
 FORMAT = "poet-plan"
 #: The format version this module writes and the only one it reads; any change to a field's meaning bumps it.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from poet_gui.core.atomic import write_text_atomic
 from poet_gui.core.errors import ScheduleError
-from poet_gui.core.planner import VerifiedPlan
+from poet_gui.core.solve.planner import VerifiedPlan
 
 CSV_COLUMNS = ("step", "stage", "action", "node", "name", "op", "bytes", "ram_after_bytes", "time_after_s")
 

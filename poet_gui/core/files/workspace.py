@@ -5,7 +5,7 @@ A workspace must reopen to the same state on another machine, after the graph fi
 moved, and after the zoo or a profile file changed. So it embeds what it depends on: the graph itself
 (with its SHA-256, as plan files do), the device profile's figures, and every plan as its complete
 plan-file object, which is re-checked by the simulator on reading exactly like a plan file
-(:func:`~poet_gui.core.plan_io.plan_from_json`). Nothing is taken on its word.
+(:func:`~poet_gui.core.files.plan_io.plan_from_json`). Nothing is taken on its word.
 
 Every refusal is a :class:`PlanFormatError` whose message starts with the file's path and names the
 field (``ws.json: budgets.runtime_factor must be a finite number > 0, got -1``); a refused pinned plan
@@ -23,11 +23,9 @@ from typing import Any
 
 from poet_gui import __version__
 from poet_gui.core.atomic import write_text_atomic
+from poet_gui.core.device.profiles import DeviceProfile
 from poet_gui.core.errors import PlanFormatError
-from poet_gui.core.graph import TrainingGraph
-from poet_gui.core.graph_io import graph_to_json
-from poet_gui.core.milp import SolverOptions
-from poet_gui.core.plan_io import (
+from poet_gui.core.files.plan_io import (
     _BUDGET_KEYS,
     _LINE_WIDTH,
     _OPTION_KEYS,
@@ -47,10 +45,12 @@ from poet_gui.core.plan_io import (
     plan_to_json,
     read_json_document,
 )
-from poet_gui.core.planner import VerifiedPlan
-from poet_gui.core.problem import Switches
-from poet_gui.core.profiles import DeviceProfile
-from poet_gui.core.zoo import list_models
+from poet_gui.core.model.graph import TrainingGraph
+from poet_gui.core.model.graph_io import graph_to_json
+from poet_gui.core.model.zoo import list_models
+from poet_gui.core.schedule.problem import Switches
+from poet_gui.core.solve.milp import SolverOptions
+from poet_gui.core.solve.planner import VerifiedPlan
 
 FORMAT = "poet-workspace"
 #: The format version this module writes and the only one it reads; any change to a field's meaning bumps it.

@@ -22,7 +22,7 @@ from typing import Any
 
 from poet_gui.core.atomic import write_text_atomic
 from poet_gui.core.errors import GraphError
-from poet_gui.core.graph import Node, TrainingGraph, build_graph
+from poet_gui.core.model.graph import Node, TrainingGraph, build_graph
 
 _NODE_FIELDS = ("id", "name", "op", "backward", "flop", "out_shape", "param_count", "inputs")
 

@@ -22,7 +22,7 @@ from functools import partial
 from types import MappingProxyType
 
 from poet_gui.core.errors import GraphError
-from poet_gui.core.graph import Node, TrainingGraph, build_graph
+from poet_gui.core.model.graph import Node, TrainingGraph, build_graph
 
 __all__ = ["ModelInfo", "build_model", "list_models"]
 

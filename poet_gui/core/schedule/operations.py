@@ -22,8 +22,8 @@ from enum import StrEnum
 
 import numpy as np
 
-from poet_gui.core.graph import TrainingGraph
-from poet_gui.core.plan import Decisions
+from poet_gui.core.model.graph import TrainingGraph
+from poet_gui.core.schedule.plan import Decisions
 
 
 class Action(StrEnum):

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from poet_gui.core.problem import Problem
+from poet_gui.core.schedule.problem import Problem
 
 
 class SolveStatus(StrEnum):

@@ -9,10 +9,10 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
-from poet_gui.core.costs import NodeCosts, compute_costs
+from poet_gui.core.device.costs import NodeCosts, compute_costs
+from poet_gui.core.device.profiles import DeviceProfile
 from poet_gui.core.errors import PoetError
-from poet_gui.core.graph import TrainingGraph
-from poet_gui.core.profiles import DeviceProfile
+from poet_gui.core.model.graph import TrainingGraph
 
 
 @dataclass(frozen=True, slots=True)

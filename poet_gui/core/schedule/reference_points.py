@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from poet_gui.core.graph import TrainingGraph
-from poet_gui.core.plan import Decisions
-from poet_gui.core.problem import Problem, Switches, make_problem
-from poet_gui.core.profiles import DeviceProfile
-from poet_gui.core.schedule import build_operations
-from poet_gui.core.simulate import simulate
+from poet_gui.core.device.profiles import DeviceProfile
+from poet_gui.core.model.graph import TrainingGraph
+from poet_gui.core.schedule.operations import build_operations
+from poet_gui.core.schedule.plan import Decisions
+from poet_gui.core.schedule.problem import Problem, Switches, make_problem
+from poet_gui.core.schedule.simulate import simulate
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from poet_gui.core.errors import ScheduleError
-from poet_gui.core.problem import Problem
-from poet_gui.core.schedule import Action, Operation
+from poet_gui.core.schedule.operations import Action, Operation
+from poet_gui.core.schedule.problem import Problem
 
 #: Slack for float sums of byte counts and seconds (byte counts are exact integers in float64).
 _BYTES_SLACK = 1e-6

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from poet_gui.core.highs_backend import configured_highs, has_solution
-from poet_gui.core.milp_model import Family, MilpModel, SparseMilp
-from poet_gui.core.problem import Problem
+from poet_gui.core.schedule.problem import Problem
+from poet_gui.core.solve.highs_backend import configured_highs, has_solution
+from poet_gui.core.solve.milp_model import Family, MilpModel, SparseMilp
 
 #: The cover is solved to this relative gap; its dual bound is what is used either way.
 _COVER_GAP = 1e-9

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from poet_gui.core.milp_model import SparseMilp
+from poet_gui.core.solve.milp_model import SparseMilp
 
 #: HiGHS's integrality tolerance. Its default (1e-6) lets a "binary" sit 1e-6 off 0 or 1, which on
 #: RAM rows in bytes (coefficients up to ~1e6) is a byte of slack per variable: on vgg16_cifar / m4 at

@@ -20,14 +20,21 @@ from pathlib import Path
 import numpy as np
 
 from poet_gui.core.errors import SolveError
-from poet_gui.core.eviction_bound import EvictionBound, attaining_restriction, eviction_bound
-from poet_gui.core.highs_backend import configured_highs, has_solution
-from poet_gui.core.milp_model import Family, MilpModel, SparseMilp, build_model
-from poet_gui.core.milp_window import restrict, satisfies, sweep_windows
-from poet_gui.core.plan import APPROXIMATE_SUFFIX, OPTIMAL_GAP, Decisions, Plan, SolveStatus, decisions_energy_j
-from poet_gui.core.problem import Problem
-from poet_gui.core.reference_points import min_ram_bytes
-from poet_gui.core.schedule import prune_redundant
+from poet_gui.core.schedule.operations import prune_redundant
+from poet_gui.core.schedule.plan import (
+    APPROXIMATE_SUFFIX,
+    OPTIMAL_GAP,
+    Decisions,
+    Plan,
+    SolveStatus,
+    decisions_energy_j,
+)
+from poet_gui.core.schedule.problem import Problem
+from poet_gui.core.schedule.reference_points import min_ram_bytes
+from poet_gui.core.solve.eviction_bound import EvictionBound, attaining_restriction, eviction_bound
+from poet_gui.core.solve.highs_backend import configured_highs, has_solution
+from poet_gui.core.solve.milp_model import Family, MilpModel, SparseMilp, build_model
+from poet_gui.core.solve.milp_window import restrict, satisfies, sweep_windows
 
 
 class Solver(StrEnum):

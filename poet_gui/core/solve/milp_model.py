@@ -31,8 +31,8 @@ from functools import cached_property
 import numpy as np
 
 from poet_gui.core.errors import SolveError
-from poet_gui.core.plan import Decisions
-from poet_gui.core.problem import Problem
+from poet_gui.core.schedule.plan import Decisions
+from poet_gui.core.schedule.problem import Problem
 
 OBJECTIVE_UNITS = 1e6
 RUNTIME_UNITS = 1e6

@@ -13,11 +13,11 @@ import time
 import numpy as np
 import pulp
 
-from poet_gui.core.highs_backend import INTEGRALITY_TOLERANCE
-from poet_gui.core.milp import Solver, SolverOptions
-from poet_gui.core.milp_model import OBJECTIVE_UNITS, RUNTIME_UNITS
-from poet_gui.core.plan import Decisions, Plan, SolveStatus, decisions_energy_j
-from poet_gui.core.problem import Problem
+from poet_gui.core.schedule.plan import Decisions, Plan, SolveStatus, decisions_energy_j
+from poet_gui.core.schedule.problem import Problem
+from poet_gui.core.solve.highs_backend import INTEGRALITY_TOLERANCE
+from poet_gui.core.solve.milp import Solver, SolverOptions
+from poet_gui.core.solve.milp_model import OBJECTIVE_UNITS, RUNTIME_UNITS
 
 
 def solve_plain(problem: Problem, options: SolverOptions = SolverOptions()) -> tuple[Plan, dict[str, float]]:

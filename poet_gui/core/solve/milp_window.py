@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from poet_gui.core.milp_model import MilpModel, SparseMilp
+from poet_gui.core.solve.milp_model import MilpModel, SparseMilp
 
 #: Stages per window, and how far consecutive windows advance (half overlap lets a decision near
 #: one window's edge be revisited in the middle of the next).

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from poet_gui.core.errors import ScheduleError, SolveCancelled
-from poet_gui.core.heuristics import best_heuristic_plan
-from poet_gui.core.milp import ProgressCallback, SolverOptions, solve_milp
-from poet_gui.core.plan import Plan, SolveStatus
-from poet_gui.core.problem import Problem
-from poet_gui.core.reference_points import ReferencePoints, plain_decisions, reference_points
-from poet_gui.core.schedule import build_operations
-from poet_gui.core.simulate import SimResult, simulate
+from poet_gui.core.schedule.operations import build_operations
+from poet_gui.core.schedule.plan import Plan, SolveStatus
+from poet_gui.core.schedule.problem import Problem
+from poet_gui.core.schedule.reference_points import ReferencePoints, plain_decisions, reference_points
+from poet_gui.core.schedule.simulate import SimResult, simulate
+from poet_gui.core.solve.heuristics import best_heuristic_plan
+from poet_gui.core.solve.milp import ProgressCallback, SolverOptions, solve_milp
 
 #: Relative tolerance between a plan's own energy and the simulator's (float summation order only).
 _ENERGY_RTOL = 1e-9

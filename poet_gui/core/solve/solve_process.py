@@ -19,16 +19,16 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 
 from poet_gui.core.errors import PoetError, SolveError
-from poet_gui.core.milp import Progress, SolverOptions
-from poet_gui.core.plan import Plan, SolveStatus
-from poet_gui.core.planner import VerifiedPlan, plan_problem
-from poet_gui.core.problem import Problem
-from poet_gui.core.reference_points import reference_points
+from poet_gui.core.schedule.plan import Plan, SolveStatus
+from poet_gui.core.schedule.problem import Problem
+from poet_gui.core.schedule.reference_points import reference_points
+from poet_gui.core.solve.milp import Progress, SolverOptions
+from poet_gui.core.solve.planner import VerifiedPlan, plan_problem
 
 # forkserver: forks come from a clean single-threaded server (safe beside Qt's threads) that has the
 # engine imported already, so a solve starts in milliseconds rather than re-importing numpy/HiGHS.
 _CONTEXT = mp.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["poet_gui.core.solve_process"])
+_CONTEXT.set_forkserver_preload(["poet_gui.core.solve.solve_process"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,10 @@ import numpy as np
 
 from poet_gui.core.atomic import write_text_atomic
 from poet_gui.core.errors import SolveError
-from poet_gui.core.milp import SolverOptions
-from poet_gui.core.planner import VerifiedPlan, plan_problem
-from poet_gui.core.problem import Problem
-from poet_gui.core.reference_points import ReferencePoints
+from poet_gui.core.schedule.problem import Problem
+from poet_gui.core.schedule.reference_points import ReferencePoints
+from poet_gui.core.solve.milp import SolverOptions
+from poet_gui.core.solve.planner import VerifiedPlan, plan_problem
 
 #: Columns of the sweep CSV, in SI units; empty cells mean "no plan" (or no known gap).
 CSV_COLUMNS = ("ram_budget_bytes", "runtime_factor", "status", "energy_j", "runtime_s", "peak_ram_bytes", "gap")

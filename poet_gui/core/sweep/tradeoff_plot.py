@@ -19,9 +19,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from poet_gui.core.atomic import write_bytes_atomic
-from poet_gui.core.plan import SolveStatus
-from poet_gui.core.reference_points import ReferencePoints
-from poet_gui.core.sweep import SweepPoint, sorted_points
+from poet_gui.core.schedule.plan import SolveStatus
+from poet_gui.core.schedule.reference_points import ReferencePoints
+from poet_gui.core.sweep.tradeoff import SweepPoint, sorted_points
 
 _SIZE_IN = (9.0, 6.2)
 _DPI = 120

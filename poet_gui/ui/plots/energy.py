@@ -10,8 +10,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
-from poet_gui.core.simulate import SimResult
-from poet_gui.core.units import format_energy
+from poet_gui.core.device.units import format_energy
+from poet_gui.core.schedule.simulate import SimResult
 from poet_gui.ui.plots.style import (
     BACKGROUND,
     COMPUTE_COLOR,

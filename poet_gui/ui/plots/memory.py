@@ -15,8 +15,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
-from poet_gui.core.simulate import SimResult
-from poet_gui.core.units import format_bytes
+from poet_gui.core.device.units import format_bytes
+from poet_gui.core.schedule.simulate import SimResult
 from poet_gui.ui.plots.style import (
     BACKGROUND,
     BUDGET_COLOR,

@@ -16,7 +16,7 @@ from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QFont, QPainter
 
-from poet_gui.core.plan import SolveStatus
+from poet_gui.core.schedule.plan import SolveStatus
 
 BACKGROUND = "#ffffff"
 FOREGROUND = "#303030"

@@ -12,9 +12,9 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QToolTip, QWidget
 
-from poet_gui.core.plan import Decisions
-from poet_gui.core.problem import Problem
-from poet_gui.core.units import format_bytes
+from poet_gui.core.device.units import format_bytes
+from poet_gui.core.schedule.plan import Decisions
+from poet_gui.core.schedule.problem import Problem
 from poet_gui.ui.plots.style import (
     BACKGROUND,
     CELL_COLORS,

@@ -14,8 +14,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QWidget
 
-from poet_gui.core.plan import SolveStatus
-from poet_gui.core.units import format_bytes, format_energy
+from poet_gui.core.device.units import format_bytes, format_energy
+from poet_gui.core.schedule.plan import SolveStatus
 from poet_gui.ui.plots.style import (
     BACKGROUND,
     CURRENT_COLOR,

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from poet_gui.core.milp import EXACT_MAX_COLUMNS, Method, Solver, SolverOptions
-from poet_gui.core.problem import Switches
-from poet_gui.core.units import format_bytes
+from poet_gui.core.device.units import format_bytes
+from poet_gui.core.schedule.problem import Switches
+from poet_gui.core.solve.milp import EXACT_MAX_COLUMNS, Method, Solver, SolverOptions
 from poet_gui.ui.state import Session
 
 _RAM_STEPS = 1000  # slider positions, on a log scale between the model's least and 1.25x plain peak RAM

@@ -6,8 +6,8 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QPushButton, QWidget
 
-from poet_gui.core.profiles import DeviceProfile, ProfileEntry, list_profiles
-from poet_gui.core.units import format_bytes, format_seconds
+from poet_gui.core.device.profiles import DeviceProfile, ProfileEntry, list_profiles
+from poet_gui.core.device.units import format_bytes, format_seconds
 
 
 def profile_figures(p: DeviceProfile) -> list[tuple[str, str]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QPushButton, QSpinBox, QWidget
 
-from poet_gui.core.units import format_bytes, format_energy, format_seconds
-from poet_gui.core.zoo import ModelInfo, list_models
+from poet_gui.core.device.units import format_bytes, format_energy, format_seconds
+from poet_gui.core.model.zoo import ModelInfo, list_models
 from poet_gui.samples import sample_models
 from poet_gui.ui.state import Session
 

@@ -1,6 +1,6 @@
 """The plans the user keeps: one row per pinned plan with its key figures, to compare and hand on.
 
-The panel shows the window's tuple of :class:`~poet_gui.core.workspace.PinnedPlan` and turns clicks
+The panel shows the window's tuple of :class:`~poet_gui.core.files.workspace.PinnedPlan` and turns clicks
 into requests (compare, remove, rename); the window owns the tuple and answers by showing a new one.
 """
 
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from poet_gui.core.workspace import PinnedPlan
+from poet_gui.core.files.workspace import PinnedPlan
 from poet_gui.ui.plan_figures import FIGURES, gap_text, inputs_text, status_text
 
 _COLUMNS = ("Name", *(f.label for f in FIGURES), "Status", "Gap", "Made for")

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from poet_gui.core.device.profiles import PROFILE_FIELDS, PROFILES_DIR, DeviceProfile, parse_profile, save_profile
 from poet_gui.core.errors import PoetError
-from poet_gui.core.profiles import PROFILE_FIELDS, PROFILES_DIR, DeviceProfile, parse_profile, save_profile
 
 _UNITS = {"flop_per_s": "FLOP/s", "flop_per_j": "FLOP/J", "power_w": "W", "bytes_per_element": "B",
           "ram_bytes": "B", "latency_s": "s", "bytes_per_s": "B/s"}  # fmt: skip

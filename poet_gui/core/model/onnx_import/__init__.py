@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from poet_gui.core.graph import TrainingGraph
-from poet_gui.core.onnx_import._build import build_training_graph
-from poet_gui.core.onnx_import._model import input_dimensions, prepare_model, read_model
+from poet_gui.core.model.graph import TrainingGraph
+from poet_gui.core.model.onnx_import._build import build_training_graph
+from poet_gui.core.model.onnx_import._model import input_dimensions, prepare_model, read_model
 
 __all__ = ["OnnxImport", "load_onnx_graph", "symbolic_dimensions"]
 

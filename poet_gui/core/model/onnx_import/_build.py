@@ -21,9 +21,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from poet_gui.core.errors import GraphError
-from poet_gui.core.graph import Node, TrainingGraph, build_graph
-from poet_gui.core.onnx_import._model import OnnxModel, Op
-from poet_gui.core.onnx_import._rules import OUT, RULES, SHAPE_OPS, VIEW_OPS, OpRule, OpShapes, estimate_rule
+from poet_gui.core.model.graph import Node, TrainingGraph, build_graph
+from poet_gui.core.model.onnx_import._model import OnnxModel, Op
+from poet_gui.core.model.onnx_import._rules import OUT, RULES, SHAPE_OPS, VIEW_OPS, OpRule, OpShapes, estimate_rule
 
 LOSS_OP = "CrossEntropyLoss"
 

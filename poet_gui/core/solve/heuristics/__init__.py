@@ -17,7 +17,7 @@ A strategy that finds no such schedule returns a plan with status INFEASIBLE, no
 message ``"<strategy> found no schedule within the budgets: <why>"``. **INFEASIBLE from a heuristic
 means "this heuristic found none"**, not that none exists: only the MILP proves that. A set ``cancel``
 event makes a strategy (and :func:`best_heuristic_plan`) raise :class:`~poet_gui.core.errors.SolveCancelled`;
-``on_progress`` receives a :class:`~poet_gui.core.milp.Progress` with the plan's energy once one is found.
+``on_progress`` receives a :class:`~poet_gui.core.solve.milp.Progress` with the plan's energy once one is found.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
 
-from poet_gui.core.heuristics import checkpoint_segments, greedy, keep_all, page_after_use
-from poet_gui.core.heuristics._build import check_cancel
-from poet_gui.core.milp import ProgressCallback
-from poet_gui.core.plan import Plan
-from poet_gui.core.problem import Problem
+from poet_gui.core.schedule.plan import Plan
+from poet_gui.core.schedule.problem import Problem
+from poet_gui.core.solve.heuristics import checkpoint_segments, greedy, keep_all, page_after_use
+from poet_gui.core.solve.heuristics._build import check_cancel
+from poet_gui.core.solve.milp import ProgressCallback
 
 
 class Strategy(StrEnum):

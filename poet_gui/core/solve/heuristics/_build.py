@@ -36,12 +36,12 @@ from enum import StrEnum
 import numpy as np
 
 from poet_gui.core.errors import ScheduleError, SolveCancelled
-from poet_gui.core.milp import Progress, ProgressCallback
-from poet_gui.core.plan import Decisions, Plan, SolveStatus, decisions_energy_j
-from poet_gui.core.problem import Problem
-from poet_gui.core.reference_points import min_ram_bytes
-from poet_gui.core.schedule import build_operations
-from poet_gui.core.simulate import simulate
+from poet_gui.core.schedule.operations import build_operations
+from poet_gui.core.schedule.plan import Decisions, Plan, SolveStatus, decisions_energy_j
+from poet_gui.core.schedule.problem import Problem
+from poet_gui.core.schedule.reference_points import min_ram_bytes
+from poet_gui.core.schedule.simulate import simulate
+from poet_gui.core.solve.milp import Progress, ProgressCallback
 
 
 class Gap(StrEnum):

@@ -25,7 +25,9 @@ import time
 
 import numpy as np
 
-from poet_gui.core.heuristics._build import (
+from poet_gui.core.schedule.plan import Plan
+from poet_gui.core.schedule.problem import Problem
+from poet_gui.core.solve.heuristics._build import (
     Gap,
     Layout,
     Levels,
@@ -40,9 +42,7 @@ from poet_gui.core.heuristics._build import (
     shortfall,
     to_decisions,
 )
-from poet_gui.core.milp import ProgressCallback
-from poet_gui.core.plan import Plan
-from poet_gui.core.problem import Problem
+from poet_gui.core.solve.milp import ProgressCallback
 
 NAME = "checkpoint_segments"
 

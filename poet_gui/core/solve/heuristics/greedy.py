@@ -29,7 +29,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from poet_gui.core.heuristics._build import (
+from poet_gui.core.schedule.plan import Plan
+from poet_gui.core.schedule.problem import Problem
+from poet_gui.core.solve.heuristics._build import (
     Gap,
     Layout,
     Levels,
@@ -45,9 +47,7 @@ from poet_gui.core.heuristics._build import (
     shortfall,
     to_decisions,
 )
-from poet_gui.core.milp import ProgressCallback
-from poet_gui.core.plan import Plan
-from poet_gui.core.problem import Problem
+from poet_gui.core.solve.milp import ProgressCallback
 
 NAME = "greedy"
 

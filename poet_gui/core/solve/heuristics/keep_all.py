@@ -9,16 +9,16 @@ from __future__ import annotations
 import threading
 import time
 
-from poet_gui.core.heuristics._build import (
+from poet_gui.core.schedule.plan import Plan
+from poet_gui.core.schedule.problem import Problem
+from poet_gui.core.schedule.reference_points import plain_decisions
+from poet_gui.core.solve.heuristics._build import (
     check_cancel,
     finish,
     no_plan,
     out_of_reach,
 )
-from poet_gui.core.milp import ProgressCallback
-from poet_gui.core.plan import Plan
-from poet_gui.core.problem import Problem
-from poet_gui.core.reference_points import plain_decisions
+from poet_gui.core.solve.milp import ProgressCallback
 
 NAME = "keep_all"
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import threading
 import time
 
-from poet_gui.core.heuristics._build import (
+from poet_gui.core.schedule.plan import Plan
+from poet_gui.core.schedule.problem import Problem
+from poet_gui.core.solve.heuristics._build import (
     Gap,
     build_layout,
     check_cancel,
@@ -29,9 +31,7 @@ from poet_gui.core.heuristics._build import (
     shortfall,
     to_decisions,
 )
-from poet_gui.core.milp import ProgressCallback
-from poet_gui.core.plan import Plan
-from poet_gui.core.problem import Problem
+from poet_gui.core.solve.milp import ProgressCallback
 
 NAME = "page_after_use"
 
