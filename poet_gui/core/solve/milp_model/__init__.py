@@ -1,0 +1,12 @@
+"""The POET MILP (FORMULATION §4) as solver-neutral sparse arrays."""
+
+from poet_gui.core.solve.milp_model.builder import (
+    OBJECTIVE_UNITS,
+    RUNTIME_UNITS,
+    Family,
+    MilpModel,
+    SparseMilp,
+    build_model,
+)
+
+__all__ = ["OBJECTIVE_UNITS", "RUNTIME_UNITS", "Family", "MilpModel", "SparseMilp", "build_model"]
