@@ -40,14 +40,12 @@ from PySide6.QtWidgets import (
 )
 
 from poet_gui.core.device.profiles import DeviceProfile
-from poet_gui.core.device.units import format_bytes, format_energy, format_gap, format_overhead
 from poet_gui.core.errors import PoetError
 from poet_gui.core.files import plan_io, workspace
 from poet_gui.core.files.plan_io import read_plan, save_plan
 from poet_gui.core.files.schedule_export import write_operations_csv
 from poet_gui.core.files.workspace import PinnedPlan, Workspace, file_format, plan_mismatch, read_workspace, unique_name
 from poet_gui.core.model.onnx_import import load_onnx_graph, symbolic_dimensions
-from poet_gui.core.schedule.plan import SolveStatus
 from poet_gui.core.schedule.problem import Switches
 from poet_gui.core.solve.milp import Progress, SolverOptions
 from poet_gui.core.solve.planner import VerifiedPlan
@@ -58,6 +56,7 @@ from poet_gui.ui.plan_figures import inputs_text
 from poet_gui.ui.plots import EnergyPlot, MemoryPlot, TimelinePlot, TradeoffPlot
 from poet_gui.ui.recent_files import RecentFilesMenu, forget, remember
 from poet_gui.ui.state import AppState, ModelSource, Session, SolvePhase, session_for
+from poet_gui.ui.status_text import banner_text, status_text
 from poet_gui.ui.sweep_job import SweepRunner
 from poet_gui.ui.widgets.budget_panel import BudgetPanel
 from poet_gui.ui.widgets.device_panel import DevicePanel
@@ -80,10 +79,6 @@ OPEN_FILTER = (
     "Models and POET files (*.onnx *.json);;ONNX models (*.onnx);;Graph, plan or workspace (*.json);;All files (*)"
 )
 WORKSPACE_FILTER = "POET workspaces (*.poet.json *.json);;All files (*)"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 @contextmanager
@@ -807,54 +802,12 @@ class MainWindow(QMainWindow):
         self._show_status()
 
     def _show_banner(self, session: Session) -> None:
-        result = session.result
-        text = ""
-        if session.phase is SolvePhase.FAILED:
-            text = f"Could not plan: {session.message}"
-        elif result is not None and result.sim is None and result.plan.status is SolveStatus.INFEASIBLE:
-            text = f"Infeasible: {result.plan.message}."
-        elif result is not None and result.sim is None:
-            text = f"No plan: {result.plan.message}."
+        text = banner_text(session)
         self._banner.setText(text)
         self._banner.setVisible(bool(text))
 
     def _show_status(self) -> None:
-        s = self.state.session
-        result = s.result
-        if s.phase is SolvePhase.SOLVING:
-            elapsed = time.perf_counter() - self._solve_started
-            text = f"Solving… {elapsed:.1f} s"
-            if s.progress is not None and s.progress.incumbent_j is not None:
-                text += f" · best plan {format_energy(s.progress.incumbent_j)}"
-            if s.progress is not None and s.progress.bound_j is not None:
-                text += f" · bound {format_energy(s.progress.bound_j)}"
-            if s.progress is not None and s.progress.gap is not None:
-                text += f" · gap {format_gap(s.progress.gap)}"
-            if result is not None and result.sim is not None:
-                text += f" · showing {result.plan.strategy} plan ({format_energy(result.sim.energy_j)})"
-        elif result is not None and result.sim is not None:
-            plan, sim = result.plan, result.sim
-            if plan.status is SolveStatus.OPTIMAL:
-                quality = "Optimal (proven)"
-            elif plan.gap is not None:
-                kind = "Approximate (windowed MILP)" if plan.is_approximate else "Feasible"
-                quality = f"{kind}, within {format_gap(plan.gap)} of optimal (bound {format_energy(plan.bound_j or 0)})"
-            else:
-                quality = f"Feasible ({plan.strategy}), gap unknown"
-            text = (
-                f"{quality} · energy {format_energy(sim.energy_j)} "
-                f"({format_overhead(sim.energy_j, s.reference.plain_energy_j)}) · peak "
-                f"{format_bytes(sim.peak_ram_bytes)} · {_count(sim.recomputes, 'recompute')}, "
-                f"{_count(sim.pageins, 'page-in')}, {_count(sim.pageouts, 'page-out')} · verified · "
-                f"{plan.solve_s:.2f} s"
-            )
-        elif s.phase is SolvePhase.CANCELLED:
-            text = "Cancelled: press Ctrl+R to solve again"
-        elif result is not None:
-            text = f"{result.plan.status.value.capitalize()}: {result.plan.message}"
-        else:
-            text = s.message or "Ready"
-        self._status.setText(text)
+        self._status.setText(status_text(self.state.session, time.perf_counter() - self._solve_started))
 
     # --- window life -----------------------------------------------------------------------------
     def _restore_geometry(self) -> None:
