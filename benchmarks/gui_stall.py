@@ -59,16 +59,16 @@ def main() -> int:
     window = MainWindow(AppState(session))
     window.resize(1440, 900)
     window.show()
-    window._sweeps.shutdown()  # measure the main solve path alone first
+    window.solver.sweeps.shutdown()  # measure the main solve path alone first
     idle = measure(app, 3.0)
-    window.solve_now()
+    window.solver.solve_now()
     slider = window.budget_panel._ram_slider
     solving: list[bool] = []
 
     def drag(step: int) -> None:
         """Bursts of 1.5 s of dragging with 1.5 s pauses: each pause lets a solve start, the next
         burst drags while it runs (and cancels it)."""
-        solving.append(window.is_solving())
+        solving.append(window.solver.is_solving())
         if (step // 10) % 2 == 0:
             slider.setValue(300 + (step * 37) % 500)
 

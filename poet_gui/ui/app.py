@@ -89,11 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not pending:
                 QTimer.singleShot(300, lambda: _save_and_quit(window, args.screenshot))
 
-        window.solve_ended.connect(lambda _s: ready("solve"))
-        window.sweep_finished.connect(lambda: ready("sweep"))
+        window.solver.solve_ended.connect(lambda _s: ready("solve"))
+        window.solver.sweeps.finished.connect(lambda: ready("sweep"))
         QTimer.singleShot(int((args.time_limit + 60) * 1000), lambda: _save_and_quit(window, args.screenshot))
     window.show()
-    window.solve_now()
+    window.solver.solve_now()
     return app.exec()
 
 

@@ -29,6 +29,8 @@ def status_text(s: Session, elapsed_s: float) -> str:
     """The status bar's line: the solve's progress while it runs (``elapsed_s`` since it started), else the
     plan on show with its honest status and verified figures."""
     result = s.result
+    if s.phase is SolvePhase.CANCELLED:
+        return _cancelled_text(s, elapsed_s)
     if s.phase is SolvePhase.SOLVING:
         text = f"Solving… {elapsed_s:.1f} s"
         if s.progress is not None and s.progress.incumbent_j is not None:
@@ -55,10 +57,25 @@ def status_text(s: Session, elapsed_s: float) -> str:
             f"{_count(sim.pageins, 'page-in')}, {_count(sim.pageouts, 'page-out')} · verified · "
             f"{plan.solve_s:.2f} s"
         )
-    elif s.phase is SolvePhase.CANCELLED:
-        text = "Cancelled: press Ctrl+R to solve again"
     elif result is not None:
         text = f"{result.plan.status.value.capitalize()}: {result.plan.message}"
     else:
         text = s.message or "Ready"
     return text
+
+
+def _cancelled_text(s: Session, elapsed_s: float) -> str:
+    """After a cancel, what the solve had learnt stays in sight: how long it ran, the best bound it
+    proved, and the plan on show measured against that bound (the solver's own incumbent died with it)."""
+    text = f"Cancelled after {elapsed_s:.1f} s"
+    bound = s.progress.bound_j if s.progress is not None else None
+    if bound is not None:
+        text += f" · bound {format_energy(bound)}"
+    result = s.result
+    if result is not None and result.sim is not None:
+        energy = result.sim.energy_j
+        text += f" · showing {result.plan.strategy} plan ({format_energy(energy)}"
+        if bound is not None and energy > 0:
+            text += f", within {format_gap(max(0.0, (energy - bound) / energy))} of the bound"
+        text += "), verified"
+    return text + " · Ctrl+R solves again"

@@ -51,7 +51,7 @@ def make_window(qtbot, **session_changes) -> MainWindow:
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()
-    w._sweeps.cancel()  # the trade-off sweep is not under test: leave the CPU to the solves
+    w.solver.sweeps.cancel()  # the trade-off sweep is not under test: leave the CPU to the solves
     return w
 
 
@@ -88,7 +88,7 @@ def window(qtbot, settings_dir, plans) -> Iterator[MainWindow]:
     w = make_window(qtbot)
     w.state.update(ram_budget_bytes=LOOSE_BYTES, result=plans["loose"], phase=SolvePhase.DONE)
     w.budget_panel.show_session(w.state.session)
-    w._set_pins([PinnedPlan(name, plans[name], OPTIONS) for name in ("tight", "loose")])
+    w.pins.set_pins([PinnedPlan(name, plans[name], OPTIONS) for name in ("tight", "loose")])
     yield w
     w.close()
 
@@ -116,15 +116,15 @@ def figures(w: MainWindow) -> tuple:
 def test_pinning_solved_plans_lists_their_key_figures(qtbot, settings_dir):
     window = make_window(qtbot)
     solve_at(qtbot, window, TIGHT_BYTES)
-    assert window.pin_current("tight") is not None
+    assert window.pins.pin_current("tight") is not None
     solve_at(qtbot, window, LOOSE_BYTES)
-    assert window.pin_current("loose") is not None
-    assert [p.name for p in window.pinned] == ["tight", "loose"]
-    assert window.pinned[1].options == OPTIONS
+    assert window.pins.pin_current("loose") is not None
+    assert [p.name for p in window.pins.pinned] == ["tight", "loose"]
+    assert window.pins.pinned[1].options == OPTIONS
     table = window.pinned_panel.table
     headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
     row = {h: table.item(0, c).text() for c, h in enumerate(headers)}
-    tight = window.pinned[0].result.sim
+    tight = window.pins.pinned[0].result.sim
     assert table.rowCount() == 2 and row["Name"] == "tight"
     assert row["Energy"].endswith("mJ") and row["Runtime"].endswith("µs") and row["Peak RAM"] == "3,680 B"
     assert (row["Recomputes"], row["Page-ins"], row["Page-outs"]) == (
@@ -136,15 +136,15 @@ def test_pinning_solved_plans_lists_their_key_figures(qtbot, settings_dir):
     assert "3,708 B" in row["Made for"]
     # Renaming keeps names distinct; a pin outlives a change of device.
     table.item(1, 0).setText("tight")
-    assert [p.name for p in window.pinned] == ["tight", "tight (2)"]
+    assert [p.name for p in window.pins.pinned] == ["tight", "tight (2)"]
     profiles = window.device_panel._combo
     profiles.setCurrentIndex(profiles.findData("m4"))
-    assert len(window.pinned) == 2 and window.pinned[0].result.plan.problem.profile.key == "a72"
+    assert len(window.pins.pinned) == 2 and window.pins.pinned[0].result.plan.problem.profile.key == "a72"
     window.close()
 
 
 def test_compare_view_makes_the_differences_obvious(qtbot, window):
-    view = window.compare_plans(0, 1)
+    view = window.pins.compare_plans(0, 1)
     assert view is not None and view.isVisible()
     timeline_image = view.timelines[0]._image
     d = view.difference
@@ -159,7 +159,7 @@ def test_compare_view_makes_the_differences_obvious(qtbot, window):
     rows = {
         table.verticalHeaderItem(r).text(): [table.item(r, c).text() for c in range(3)] for r in range(table.rowCount())
     }
-    assert rows["Recomputes"][0] == str(window.pinned[0].result.sim.recomputes)
+    assert rows["Recomputes"][0] == str(window.pins.pinned[0].result.sim.recomputes)
     assert rows["Peak RAM"][2].startswith("+") and rows["RAM budget"][2].startswith("+1,292 B")
     assert rows["Device"][2] == "same"
 
@@ -178,11 +178,11 @@ def test_compare_view_makes_the_differences_obvious(qtbot, window):
 
 def test_exported_plan_reopens_with_the_same_figures(qtbot, window, fresh, tmp_path):
     path = tmp_path / "chosen.json"
-    assert window.export_plan(path)
+    assert window.files.export_plan(path)
     assert json.loads(path.read_text())["format"] == "poet-plan"
-    assert fresh.open_path(path)
+    assert fresh.files.open_path(path)
     s = fresh.state.session
-    assert s.phase is SolvePhase.DONE and not fresh.is_solving()  # shown as read, not re-solved
+    assert s.phase is SolvePhase.DONE and not fresh.solver.is_solving()  # shown as read, not re-solved
     assert figures(fresh) == figures(window)
     assert s.ram_budget_bytes == LOOSE_BYTES and s.profile.key == "a72"
     assert fresh.windowTitle().startswith("chosen.json")
@@ -197,12 +197,12 @@ def test_exported_plan_reopens_with_the_same_figures(qtbot, window, fresh, tmp_p
 
 def test_altered_plan_is_refused_with_the_step_and_the_app_keeps_working(qtbot, window, tmp_path, warnings):
     path = tmp_path / "plan.json"
-    assert window.export_plan(path)
+    assert window.files.export_plan(path)
     data = json.loads(path.read_text())
     del data["operations"][0]  # the schedule now computes a node before its input exists
     path.write_text(json.dumps(data))
     before = window.state.session
-    assert window.open_path(path) is False
+    assert window.files.open_path(path) is False
     assert len(warnings) == 1 and warnings[0].startswith(str(path)) and "step 0" in warnings[0]
     assert window.state.session is before
     window.set_budgets(ram_budget_bytes=TIGHT_BYTES + 100)
@@ -212,13 +212,13 @@ def test_altered_plan_is_refused_with_the_step_and_the_app_keeps_working(qtbot, 
 
 def test_operations_csv_and_plot_images_are_real_files(window, tmp_path):
     csv_path = tmp_path / "ops.csv"
-    assert window.export_operations(csv_path)
+    assert window.files.export_operations(csv_path)
     lines = csv_path.read_text().splitlines()
     assert (
         lines[0].startswith("step,stage,action") and len(lines) == len(window.state.session.result.sim.operations) + 1
     )
 
-    written = window.export_plots(tmp_path)
+    written = window.files.export_plots(tmp_path)
     names = sorted(p.name for p in written)
     assert names == sorted(
         f"{plot}.{ext}" for plot in ("timeline", "memory", "energy", "tradeoff") for ext in ["png", "svg"]
@@ -236,42 +236,42 @@ def test_workspace_reopens_to_the_same_state(qtbot, window, fresh, tmp_path):
     window.budget_panel._paging_time.setChecked(True)  # a switch away from its default
     solve_at(qtbot, window, LOOSE_BYTES + 300)
     path = tmp_path / "study.poet.json"
-    assert window.save_workspace(path)
+    assert window.files.save_workspace(path)
     assert recent_paths()[0] == path.resolve()
 
-    assert fresh.open_path(path)
+    assert fresh.files.open_path(path)
     a, b = window.state.session, fresh.state.session
     assert b.model == a.model and b.graph == a.graph
     assert b.profile == a.profile
     assert (b.ram_budget_bytes, b.runtime_factor) == (a.ram_budget_bytes, a.runtime_factor)
     assert b.switches == a.switches == Switches(count_paging_time=True)
     assert b.options == a.options
-    assert [p.name for p in fresh.pinned] == ["tight", "loose"]
-    for mine, theirs in zip(window.pinned, fresh.pinned, strict=True):
+    assert [p.name for p in fresh.pins.pinned] == ["tight", "loose"]
+    for mine, theirs in zip(window.pins.pinned, fresh.pins.pinned, strict=True):
         assert theirs.result.sim.energy_j == mine.result.sim.energy_j
         assert theirs.result.sim.operations == mine.result.sim.operations
     assert b.phase is SolvePhase.DONE and figures(fresh) == figures(window)  # the plan on show, re-checked
-    assert fresh.pinned_panel.table.rowCount() == 2
+    assert fresh.pinned_panel.table.rowCount() == 2 and fresh.pinned_panel.isVisible()  # its pins in sight
     assert fresh.budget_panel._paging_time.isChecked()
     assert fresh.windowTitle().startswith("study.poet.json")
 
 
 def test_bad_workspace_is_refused_naming_file_and_field(window, tmp_path, warnings):
     path = tmp_path / "study.json"
-    assert window.save_workspace(path)
+    assert window.files.save_workspace(path)
     data = json.loads(path.read_text())
     data["pinned"][1]["plan"]["simulation"]["recomputes"] += 1
     path.write_text(json.dumps(data))
-    before = (window.state.session, window.pinned)
-    assert window.open_path(path) is False
+    before = (window.state.session, window.pins.pinned)
+    assert window.files.open_path(path) is False
     assert warnings and warnings[0].startswith(f"{path}: pinned[1] ('loose')")
     assert "simulation.recomputes" in warnings[0]
-    assert (window.state.session, window.pinned) == before
+    assert (window.state.session, window.pins.pinned) == before
 
 
 def test_recent_files_menu_lists_and_opens_files(qtbot, window, tmp_path, warnings):
     first, second = tmp_path / "a.json", tmp_path / "b.poet.json"
-    assert window.export_plan(first) and window.save_workspace(second)
+    assert window.files.export_plan(first) and window.files.save_workspace(second)
     assert recent_paths()[:2] == [second.resolve(), first.resolve()]
     menu = RecentFilesMenu()
     menu.aboutToShow.emit()
@@ -282,7 +282,7 @@ def test_recent_files_menu_lists_and_opens_files(qtbot, window, tmp_path, warnin
     assert chosen.args == [first.resolve()]
     # A file that has gone is reported and dropped from the list.
     first.unlink()
-    assert window.open_path(first.resolve()) is False
+    assert window.files.open_path(first.resolve()) is False
     assert warnings and first.resolve() not in recent_paths()
 
 

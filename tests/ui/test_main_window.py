@@ -45,8 +45,13 @@ def wait_done(qtbot, w: MainWindow) -> None:
     qtbot.waitUntil(lambda: w.state.session.phase in (SolvePhase.DONE, SolvePhase.FAILED), timeout=SOLVE_TIMEOUT_MS)
 
 
+def wait_child(qtbot, w: MainWindow) -> None:
+    """Wait until the main solve's child process runs."""
+    qtbot.waitUntil(lambda: w.solver.runner.current is not None and w.solver.runner.current.child_pid, timeout=10_000)
+
+
 def test_start_shows_a_verified_plan(qtbot, window):
-    window.solve_now()
+    window.solver.solve_now()
     wait_done(qtbot, window)
     result = window.state.session.result
     assert result is not None and result.sim is not None
@@ -56,7 +61,7 @@ def test_start_shows_a_verified_plan(qtbot, window):
 
 
 def test_changing_model_profile_and_sliders_resolves(qtbot, window):
-    window.solve_now()
+    window.solver.solve_now()
     wait_done(qtbot, window)
     timeline_image = window.timeline._image  # plot items are created once and updated in place
 
@@ -94,7 +99,7 @@ def test_changing_model_profile_and_sliders_resolves(qtbot, window):
 
 
 def test_infeasible_budget_shows_minimum_ram(qtbot, window):
-    window.solve_now()
+    window.solver.solve_now()
     wait_done(qtbot, window)
     need = window.state.session.reference.min_ram_bytes
     window.budget_panel._ram_spin.setValue(int(need) - 1)
@@ -104,22 +109,36 @@ def test_infeasible_budget_shows_minimum_ram(qtbot, window):
 
 
 def test_cancel_kills_the_solver_of_the_largest_model_within_a_second(qtbot, window):
-    window._rebuild(model=ModelSource("resnet50"))
-    qtbot.waitUntil(lambda: window._runner.current is not None and window._runner.current.child_pid, timeout=10_000)
-    pid = window._runner.current.child_pid
+    window.rebuild(model=ModelSource("resnet50"))
+    wait_child(qtbot, window)
+    pid = window.solver.runner.current.child_pid
     time.sleep(1.0)  # let it get into the solver
     timer = QElapsedTimer()
     timer.start()
-    window.cancel_solve()
+    window.solver.cancel()
     qtbot.waitUntil(lambda: is_gone(pid), timeout=1_000)
     assert timer.elapsed() < 1_000
     assert window.state.session.phase is SolvePhase.CANCELLED
 
 
+def test_the_sweep_waits_while_a_solve_runs_and_a_cancel_keeps_what_the_solve_knew(qtbot, window):
+    window.rebuild(model=ModelSource("resnet50"))
+    wait_child(qtbot, window)
+    assert window.solver.sweeps.is_paused()  # the solve on show has the CPU
+    qtbot.waitUntil(lambda: window.solver.elapsed_s() > 1.0, timeout=5_000)
+    window.solver.cancel()
+    assert not window.solver.sweeps.is_paused()
+    text = window._status.text()
+    assert text.startswith("Cancelled after 1.") or text.startswith("Cancelled after 2."), text
+    elapsed = window.solver.elapsed_s()
+    qtbot.wait(300)
+    assert window.solver.elapsed_s() == elapsed  # frozen at the cancel, not counting on
+
+
 def test_closing_during_a_solve_leaves_no_process(qtbot, window):
-    window._rebuild(model=ModelSource("resnet50"))
-    qtbot.waitUntil(lambda: window._runner.current is not None and window._runner.current.child_pid, timeout=10_000)
-    pid = window._runner.current.child_pid
+    window.rebuild(model=ModelSource("resnet50"))
+    wait_child(qtbot, window)
+    pid = window.solver.runner.current.child_pid
     window.close()
     qtbot.waitUntil(lambda: is_gone(pid), timeout=5_000)
 
@@ -129,10 +148,10 @@ def test_bad_graph_file_shows_a_dialog_and_keeps_the_model(qtbot, window, monkey
     monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: shown.append(text))
     bad = tmp_path / "broken.json"
     bad.write_text('{"nodes": [')
-    assert window.open_graph(bad) is False
+    assert window.files.open_graph(bad) is False
     assert shown and "broken.json" in shown[0]
     assert window.state.session.graph.name == "linear"
-    window.solve_now()
+    window.solver.solve_now()
     wait_done(qtbot, window)
     assert window.state.session.result.sim is not None
 
@@ -143,7 +162,7 @@ def test_good_graph_file_opens(qtbot, window, tmp_path):
 
     path = tmp_path / "mine.json"
     save_graph_file(build_model("transformer", seq_len=16), path)
-    assert window.open_graph(path) is True
+    assert window.files.open_graph(path) is True
     wait_done(qtbot, window)
     assert window.state.session.model.graph_path == str(path)
     assert window.state.session.result.sim is not None
@@ -174,7 +193,7 @@ def test_profile_editor_refuses_bad_values_in_the_dialog(qtbot, monkeypatch, tmp
 def test_gui_thread_never_blocks_while_solving_and_dragging(qtbot, window):
     """A timer's largest gap while resnet18_cifar solves and the sliders move (the benchmark reports it;
     this test fails only on a gross block)."""
-    window._rebuild(model=ModelSource("resnet18_cifar"))
+    window.rebuild(model=ModelSource("resnet18_cifar"))
     gaps: list[float] = []
     last = [time.perf_counter()]
 
@@ -191,7 +210,7 @@ def test_gui_thread_never_blocks_while_solving_and_dragging(qtbot, window):
         qtbot.wait(150)
     qtbot.wait(2_000)
     timer.stop()
-    window.cancel_solve()
+    window.solver.cancel()
     assert max(gaps) < 0.5, f"GUI thread stalled for {max(gaps) * 1000:.0f} ms"
 
 
@@ -238,7 +257,7 @@ def test_onnx_with_symbolic_dimensions_asks_for_them(qtbot, window, monkeypatch)
 
     monkeypatch.setattr(QInputDialog, "getInt", answer)
     path = dict(sample_models())["tiny_transformer"]
-    assert window.open_onnx(path) is True
+    assert window.files.open_onnx(path) is True
     assert len(asked) == 2 and all("Size of" in a for a in asked)
     wait_done(qtbot, window)
     assert dict(window.state.session.model.dims) == {"batch": 4, "seq": 4}
@@ -250,7 +269,7 @@ def test_bad_onnx_file_shows_a_dialog(qtbot, window, monkeypatch, tmp_path):
     monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: shown.append(text))
     bad = tmp_path / "junk.onnx"
     bad.write_bytes(b"this is not a protobuf")
-    assert window.open_path(bad) is False
+    assert window.files.open_path(bad) is False
     assert shown and "junk.onnx" in shown[0]
     assert window.state.session.graph.name == "linear"
 
@@ -289,13 +308,13 @@ def test_choosing_the_windowed_method_shows_a_labelled_approximation(
     window = MainWindow(AppState(session))
     qtbot.addWidget(window)
     window.show()
-    window.solve_now()
+    window.solver.solve_now()
     wait_done(qtbot, window)
     combo = window.budget_panel._method
     with qtbot.waitSignal(window.budget_panel.options_changed, timeout=5000):
         combo.setCurrentIndex(combo.findData(Method.WINDOWED.value))
     assert window.state.session.options.method is Method.WINDOWED
-    window.solve_now()
+    window.solver.solve_now()
     wait_done(qtbot, window)
     result = window.state.session.result
     assert result is not None and result.sim is not None and result.plan.is_approximate
