@@ -26,6 +26,7 @@ from poet_gui.core.device.units import (
     format_gap,
     format_overhead,
     format_seconds,
+    format_si,
     parse_bytes,
 )
 from poet_gui.core.errors import PoetError
@@ -590,10 +591,10 @@ def _profiles(directory: Path | None) -> int:
         ram = "" if pr.ram_bytes is None else f", RAM {format_bytes(pr.ram_bytes)}"
         print(
             f"{entry.key:<11} {pr.name}{ram}\n"
-            f"{'':<11} compute {pr.compute_flop_per_s:.6g} FLOP/s, {pr.compute_flop_per_j:.6g} FLOP/J, "
-            f"{pr.bytes_per_element} B/element\n"
-            f"{'':<11} page-in {format_seconds(pr.pagein_latency_s)} + {pr.pagein_bytes_per_s / 1e6:.4g} MB/s, "
-            f"page-out {format_seconds(pr.pageout_latency_s)} + {pr.pageout_bytes_per_s / 1e6:.4g} MB/s, "
-            f"paging power {pr.paging_power_w:g} W"
+            f"{'':<11} compute {format_si(pr.compute_flop_per_s, 'FLOP/s')}, "
+            f"{format_si(pr.compute_flop_per_j, 'FLOP/J')}, {pr.bytes_per_element} B/element\n"
+            f"{'':<11} page-in {format_seconds(pr.pagein_latency_s)} + {format_si(pr.pagein_bytes_per_s, 'B/s')}, "
+            f"page-out {format_seconds(pr.pageout_latency_s)} + {format_si(pr.pageout_bytes_per_s, 'B/s')}, "
+            f"paging power {format_si(pr.paging_power_w, 'W')}"
         )
     return EXIT_PLAN

@@ -72,11 +72,39 @@ def format_seconds(s: float) -> str:
     return f"{s:.3g} s"
 
 
+#: SI prefixes from the largest down, for :func:`format_si`.
+_SI_PREFIXES = (
+    ("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3),
+    ("", 1.0), ("m", 1e-3), ("µ", 1e-6), ("n", 1e-9),
+)  # fmt: skip
+
+
+def format_si(value: float, unit: str) -> str:
+    """Three significant figures with an SI prefix, so a figure reads at a glance and sits beside its
+    unit: ``6.37 MFLOP/s``, ``580 MFLOP/J``, ``11.0 mW``, ``3.00 W``."""
+    if not math.isfinite(value) or abs(value) < _SI_PREFIXES[-1][1]:
+        return f"{value:.3g} {unit}"
+    k = next(k for k, (_, size) in enumerate(_SI_PREFIXES) if abs(value) >= size)
+    text = f"{value / _SI_PREFIXES[k][1]:#.3g}"
+    if "e" in text and k > 0:  # rounded up to 1000 of this prefix: 999.96 k is 1.00 M
+        k -= 1
+        text = f"{value / _SI_PREFIXES[k][1]:#.3g}"
+    return f"{text.rstrip('.')} {_SI_PREFIXES[k][0]}{unit}"
+
+
 def format_overhead(energy_j: float, plain_j: float) -> str:
     """``+0.147% over plain``; for a graph whose plain pass costs nothing there is no ratio to show."""
     return f"+{energy_j / plain_j - 1:.3%} over plain" if plain_j > 0 else "the plain pass costs 0 J"
 
 
+#: A relative gap at or below this is the solver's rounding, not a gap: HiGHS cannot tell finer
+#: differences apart, and a plan within it counts as proven optimal.
+GAP_TOLERANCE = 1e-6
+
+
 def format_gap(gap: float) -> str:
-    """A relative gap as a percentage that never rounds a real gap to "0.00%": ``1.94%``, ``0.0049%``."""
-    return f"{gap:.2%}" if gap >= 1e-3 or gap == 0 else f"{gap * 100:.2g}%"
+    """A relative gap as a percentage that never rounds a real gap to "0.00%" (``1.94%``, ``0.0049%``) and
+    never shows float noise as one: a gap within :data:`GAP_TOLERANCE` reads "0.00%"."""
+    if gap <= GAP_TOLERANCE:
+        return f"{0.0:.2%}"
+    return f"{gap:.2%}" if gap >= 1e-3 else f"{gap * 100:.2g}%"

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from poet_gui.core.device.units import GAP_TOLERANCE
 from poet_gui.core.schedule.problem import Problem
 
 
@@ -25,7 +26,7 @@ class SolveStatus(StrEnum):
 
 
 #: A relative gap at or below this counts as proven optimal (HiGHS cannot see finer differences).
-OPTIMAL_GAP = 1e-6
+OPTIMAL_GAP = GAP_TOLERANCE
 #: Strategy names ending so are approximations (the windowed MILP), shown and exported as such.
 APPROXIMATE_SUFFIX = "-windowed"
 

@@ -6,25 +6,43 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QPushButton, QWidget
 
+from poet_gui.core.device.profile_notes import profile_notes
 from poet_gui.core.device.profiles import DeviceProfile, ProfileEntry, list_profiles
-from poet_gui.core.device.units import format_bytes, format_seconds
+from poet_gui.core.device.units import format_bytes, format_seconds, format_si
 
 
 def profile_figures(p: DeviceProfile) -> list[tuple[str, str]]:
     """Every figure of a profile with its unit, for display."""
     rows = [
-        ("Compute rate", f"{p.compute_flop_per_s:,.6g} FLOP/s"),
-        ("Compute efficiency", f"{p.compute_flop_per_j:,.6g} FLOP/J"),
+        ("Compute rate", format_si(p.compute_flop_per_s, "FLOP/s")),
+        ("Compute efficiency", format_si(p.compute_flop_per_j, "FLOP/J")),
         ("Bytes per element", f"{p.bytes_per_element} B"),
-        ("Page-in", f"{format_seconds(p.pagein_latency_s)} + {p.pagein_bytes_per_s / 1e6:,.4g} MB/s"),
-        ("Page-out", f"{format_seconds(p.pageout_latency_s)} + {p.pageout_bytes_per_s / 1e6:,.4g} MB/s"),
-        ("Paging power", f"{p.paging_power_w:g} W"),
+        ("Page-in", f"{format_seconds(p.pagein_latency_s)} + {format_si(p.pagein_bytes_per_s, 'B/s')}"),
+        ("Page-out", f"{format_seconds(p.pageout_latency_s)} + {format_si(p.pageout_bytes_per_s, 'B/s')}"),
+        ("Paging power", format_si(p.paging_power_w, "W")),
     ]
     if p.compute_power_w is not None:
-        rows.append(("Compute power", f"{p.compute_power_w:g} W"))
+        rows.append(("Compute power", format_si(p.compute_power_w, "W")))
     if p.ram_bytes is not None:
         rows.append(("Device RAM", format_bytes(p.ram_bytes)))
     return rows
+
+
+def figures_help(p: DeviceProfile, notes: str) -> str:
+    """The tooltip over the figures: how the energy model uses them, and the profile file's own notes
+    on where they come from (a profile that reuses published reference figures says so there)."""
+    implied_w = p.compute_flop_per_s / p.compute_flop_per_j
+    text = (
+        "Compute energy = FLOPs ÷ efficiency; compute time = FLOPs ÷ rate. Together they imply a compute "
+        f"power of rate ÷ efficiency = {format_si(implied_w, 'W')}."
+    )
+    if p.compute_power_w is not None and abs(implied_w - p.compute_power_w) > 0.05 * p.compute_power_w:
+        text += (
+            f" 'Compute power' ({format_si(p.compute_power_w, 'W')}) is the board's measured draw, shown for "
+            "reference only: the energy model does not use it, which is why the two can disagree."
+        )
+    text += " Paging costs latency + bytes ÷ bandwidth per transfer, at the paging power."
+    return text if not notes else f"{text}\n\nFrom the profile file:\n{notes}"
 
 
 class DevicePanel(QGroupBox):
@@ -83,6 +101,8 @@ class DevicePanel(QGroupBox):
         self._updating = False
         rows = "".join(f"<tr><td>{k}</td><td align='right'>{v}</td></tr>" for k, v in profile_figures(profile))
         self._figures.setText(f"<table cellspacing='2'>{rows}</table>")
+        entry = next((e for e in self._entries if e.key == profile.key), None)
+        self._figures.setToolTip(figures_help(profile, profile_notes(entry.path) if entry is not None else ""))
 
     @Slot(int)
     def _on_combo_currentIndexChanged(self, index: int) -> None:
