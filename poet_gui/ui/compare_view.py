@@ -58,9 +58,9 @@ from poet_gui.ui.plots.style import (
     FOREGROUND,
     BytesAxis,
     CellState,
+    PlotWithLegend,
     Swatch,
     annotation_font,
-    legend_below,
     style_plot,
 )
 from poet_gui.ui.plots.timeline import cell_states
@@ -213,17 +213,16 @@ def _rgba(color: str) -> tuple[int, int, int, int]:
     return pg.mkColor(color).getRgb()
 
 
-class DifferencePlot(pg.PlotWidget):
+class DifferencePlot(PlotWithLegend):
     """The differences map: stages across, nodes down (as the timelines), one colour per :class:`DiffKind`."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background=BACKGROUND)
         plot = self.getPlotItem()
-        style_plot(plot)
+        style_plot(plot, "Where A and B differ")
         plot.showGrid(x=False, y=False)
         plot.setLabel("bottom", "stage")
         plot.setLabel("left", "node (tensor)")
-        plot.setTitle("Where A and B differ", color=FOREGROUND)
         plot.getViewBox().invertY(True)
         self.image = pg.ImageItem(axisOrder="col-major")
         self.image.setLookupTable(np.array([_rgba(DIFF_COLORS[k]) for k in DiffKind], dtype=np.uint8))
@@ -231,7 +230,7 @@ class DifferencePlot(pg.PlotWidget):
         self._note = pg.TextItem("", color=FOREGROUND, anchor=(0.5, 0.5))
         self._note.setFont(annotation_font())
         plot.addItem(self._note, ignoreBounds=True)
-        legend = legend_below(plot, columns=3)
+        legend = self.add_legend_below(columns=3)
         for color, label in _LEGEND:
             legend.addItem(Swatch(brush=color, pen="#808080"), label)
 
@@ -247,17 +246,17 @@ class DifferencePlot(pg.PlotWidget):
         self._note.setPos((n - 1) / 2, (n - 1) / 2)
 
 
-class CompareMemoryPlot(pg.PlotWidget):
+class CompareMemoryPlot(PlotWithLegend):
     """Both plans' RAM over the stages, with both budgets and both peaks, in the plans' colours."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background=BACKGROUND, axisItems={"left": BytesAxis("left")})
         plot = self.getPlotItem()
-        style_plot(plot)
+        style_plot(plot, "RAM in use: A against B")
         plot.showGrid(x=False, y=True, alpha=0.15)
         plot.setLabel("bottom", "stage (each stage's operations in schedule order)")
         plot.setLabel("left", "RAM in use")
-        self._legend = legend_below(plot, columns=2)  # inside, it would cover a budget's label
+        self._legend = self.add_legend_below(columns=2)  # inside, it would cover a budget's label
         self._curves: list[pg.PlotDataItem] = []
         self._budgets: list[pg.InfiniteLine] = []
         self._budget_labels: list[pg.InfLineLabel] = []
@@ -301,6 +300,7 @@ class CompareMemoryPlot(pg.PlotWidget):
             self._budget_labels[k].setPosition(0.02 if k == 0 else 0.98)
             self._legend.items[k][1].setText(text)
             top = max(top, budget)
+        self.fit_legends()
         n = max(len(a.result.plan.problem.graph), len(b.result.plan.problem.graph))
         self.getPlotItem().getViewBox().setRange(xRange=(-0.5, n - 0.5), yRange=(0, 1.25 * top), padding=0)
 

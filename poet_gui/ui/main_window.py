@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QVBoxLayout,
@@ -61,16 +60,25 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel()
         self.device_panel = DevicePanel()
         self.budget_panel = BudgetPanel()
-        controls = QWidget()
-        column = QVBoxLayout(controls)
-        for panel in (self.model_panel, self.device_panel, self.budget_panel):
-            column.addWidget(panel)
-        column.addStretch(1)
+        # Model and device scroll; the budgets, the app's main control, stay in sight below them at any
+        # window height (at 1366x768 they used to start below the fold).
+        choices = QWidget()
+        choice_column = QVBoxLayout(choices)
+        choice_column.setContentsMargins(0, 0, 0, 0)
+        for panel in (self.model_panel, self.device_panel):
+            choice_column.addWidget(panel)
+        choice_column.addStretch(1)
         scroll = QScrollArea()
-        scroll.setWidget(controls)
+        scroll.setWidget(choices)
         scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # controls fit the width
-        scroll.setMinimumWidth(380)
+        controls = QWidget()
+        controls.setMinimumWidth(380)
+        column = QVBoxLayout(controls)
+        column.setContentsMargins(4, 4, 4, 4)
+        column.addWidget(scroll, 1)
+        column.addWidget(self.budget_panel)
 
         self.timeline = TimelinePlot()
         self.memory = MemoryPlot()
@@ -98,7 +106,7 @@ class MainWindow(QMainWindow):
         center_layout.addWidget(plots, 1)
         self._splitters = {"main": QSplitter(Qt.Orientation.Horizontal), "plots": plots}
         main = self._splitters["main"]
-        main.addWidget(scroll)
+        main.addWidget(controls)
         main.addWidget(center)
         main.setStretchFactor(1, 1)
         main.setSizes([400, 1000])
@@ -118,11 +126,7 @@ class MainWindow(QMainWindow):
         self.files = FileController(state, self, self, self.pins)
 
         self._status = QLabel()
-        self._cancel_button = QPushButton("Cancel")
-        self._cancel_button.setToolTip("Stop the running solve now (Esc)")
-        self._cancel_button.clicked.connect(self.solver.cancel)
         self.statusBar().addWidget(self._status, 1)
-        self.statusBar().addPermanentWidget(self._cancel_button)
         self._build_actions()
 
         self.model_panel.zoo_chosen.connect(self._on_model_panel_zoo_chosen)
@@ -284,7 +288,10 @@ class MainWindow(QMainWindow):
 
     def _on_budget_panel_budgets_changed(self, ram: float, factor: float) -> None:
         self.state.update(ram_budget_bytes=ram, runtime_factor=factor)
-        self.solver.schedule()
+        if self.budget_panel.is_dragging():
+            self.solver.hold()  # nothing starts until the release, which emits the settled budgets
+        else:
+            self.solver.schedule()
 
     def _on_budget_panel_switches_changed(self, switches: Switches) -> None:
         self.state.update(switches=switches)
@@ -309,7 +316,8 @@ class MainWindow(QMainWindow):
                 self.timeline.show_plan(result.plan.problem, result.plan.decisions)
             else:
                 self.timeline.show_plan(session.problem(), None)
-            self.memory.show_result(result.sim if result else None)
+            names = tuple(node.name for node in result.plan.problem.graph.nodes) if result else ()
+            self.memory.show_result(result.sim if result else None, names)
             self.energy.show_result(result.sim if result else None, session.reference.plain_energy_j)
             if result is not None and result.sim is not None:
                 self.tradeoff.mark_current(result.plan.problem.ram_budget_bytes, result.sim.energy_j)
@@ -321,7 +329,6 @@ class MainWindow(QMainWindow):
         self.export_action.setEnabled(result is not None and result.sim is not None)
         for act in (self.export_plan_action, self.pin_action):
             act.setEnabled(result is not None)
-        self._cancel_button.setEnabled(session.phase is SolvePhase.SOLVING)
         self.cancel_action.setEnabled(session.phase is SolvePhase.SOLVING)
         self._show_banner(session)
         self._show_status()

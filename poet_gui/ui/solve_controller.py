@@ -106,6 +106,16 @@ class SolveController(QObject):
         self.sweeps.pause()
         self._debounce.start()
 
+    def hold(self) -> None:
+        """Inputs are still moving (a slider is held): drop the solve in flight and start none yet."""
+        self._debounce.stop()
+        self._runner.cancel()
+        self._job = None
+        self._ticker.stop()
+        self.sweeps.pause()
+        if self._state.session.phase is SolvePhase.SOLVING:
+            self._state.update(phase=SolvePhase.IDLE)
+
     def stop(self) -> None:
         """Drop the solve in flight and any pending one, without a "cancelled" state (a new session follows)."""
         self._debounce.stop()

@@ -63,7 +63,12 @@ class ModelSource:
 
 @dataclass(frozen=True)
 class Session:
-    """Everything the window shows. ``result`` always belongs to the current budgets (or is None)."""
+    """Everything the window shows.
+
+    ``result`` is the latest plan of this model and device. While budgets or switches move, it can be
+    a plan for the previous ones until the next solve answers: :meth:`plan_is_current` tells, so the
+    window can say so rather than show an old plan as the answer to new budgets.
+    """
 
     model: ModelSource
     graph: TrainingGraph
@@ -77,6 +82,15 @@ class Session:
     phase: SolvePhase = SolvePhase.IDLE
     progress: Progress | None = None
     message: str = ""
+
+    def plan_is_current(self) -> bool:
+        """True if the plan on show was made for these budgets and switches (or there is none)."""
+        if self.result is None:
+            return True
+        p = self.result.plan.problem
+        return (p.ram_budget_bytes, p.runtime_factor, p.switches) == (
+            self.ram_budget_bytes, self.runtime_factor, self.switches,
+        )  # fmt: skip
 
     def problem(self) -> Problem:
         return make_problem(

@@ -7,16 +7,34 @@ from poet_gui.core.device.units import format_bytes, format_energy, format_gap, 
 from poet_gui.core.schedule.plan import SolveStatus
 from poet_gui.ui.state import Session, SolvePhase
 
+#: Said beside a plan that pages while its runtime budget leaves paging time out (as the reference does).
+_PAGING_NOT_CHARGED = " (paging time not charged to the budget)"
+
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
+def _budgets(ram_bytes: float, factor: float) -> str:
+    return f"{format_bytes(ram_bytes)} · {factor:.2f}×"
+
+
 def banner_text(session: Session) -> str:
-    """The banner's sentence: why there is no plan, or empty when there is one."""
+    """The banner's sentence: why there is no plan, or that the plan on show is for other inputs;
+    empty when the plan on show answers the current inputs."""
     result = session.result
     text = ""
-    if session.phase is SolvePhase.FAILED:
+    if not session.plan_is_current() and session.phase is not SolvePhase.FAILED:
+        p = result.plan.problem
+        old, new = (
+            _budgets(p.ram_budget_bytes, p.runtime_factor),
+            _budgets(session.ram_budget_bytes, session.runtime_factor),
+        )
+        if p.switches != session.switches:
+            old += " (other switches)"
+        then = "is being solved" if session.phase is SolvePhase.SOLVING else "follows when the budgets settle"
+        text = f"Out of date: the plots show the plan for {old}; the plan for {new} {then}."
+    elif session.phase is SolvePhase.FAILED:
         text = f"Could not plan: {session.message}"
     elif result is not None and result.sim is None and result.plan.status is SolveStatus.INFEASIBLE:
         text = f"Infeasible: {result.plan.message}."
@@ -40,9 +58,14 @@ def status_text(s: Session, elapsed_s: float) -> str:
         if s.progress is not None and s.progress.gap is not None:
             text += f" · gap {format_gap(s.progress.gap)}"
         if result is not None and result.sim is not None:
-            text += f" · showing {result.plan.strategy} plan ({format_energy(result.sim.energy_j)})"
+            shown = "plan" if s.plan_is_current() else "plan for the previous budgets"
+            text += f" · showing {result.plan.strategy} {shown} ({format_energy(result.sim.energy_j)})"
+    elif not s.plan_is_current():
+        p = result.plan.problem
+        text = f"Out of date: showing the plan for {_budgets(p.ram_budget_bytes, p.runtime_factor)}"
     elif result is not None and result.sim is not None:
         plan, sim = result.plan, result.sim
+        uncharged_paging = bool(sim.pageins or sim.pageouts) and not plan.problem.switches.count_paging_time
         if plan.status is SolveStatus.OPTIMAL:
             quality = "Optimal (proven)"
         elif plan.gap is not None:
@@ -54,7 +77,9 @@ def status_text(s: Session, elapsed_s: float) -> str:
             f"{quality} · energy {format_energy(sim.energy_j)} "
             f"({format_overhead(sim.energy_j, s.reference.plain_energy_j)}) · peak "
             f"{format_bytes(sim.peak_ram_bytes)} · {_count(sim.recomputes, 'recompute')}, "
-            f"{_count(sim.pageins, 'page-in')}, {_count(sim.pageouts, 'page-out')} · verified · "
+            f"{_count(sim.pageins, 'page-in')}, {_count(sim.pageouts, 'page-out')}"
+            f"{_PAGING_NOT_CHARGED if uncharged_paging else ''}"
+            " · verified · "
             f"{plan.solve_s:.2f} s"
         )
     elif result is not None:

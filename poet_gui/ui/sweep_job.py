@@ -97,7 +97,10 @@ class SweepJob(QObject):
         except PoetError:
             return None
         process = SolveProcess(problem, options)
-        process.start()
+        try:
+            process.start()
+        except Exception:  # no child, no point: the main solve tells the user why in one sentence
+            return None
         try:
             while not self._cancel.is_set():
                 if not self._may_run.is_set():

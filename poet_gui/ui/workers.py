@@ -46,6 +46,10 @@ class SolveJob(QObject):
         process = SolveProcess(self.problem, self._options)
         try:
             process.start()
+        except Exception as exc:  # whatever stops a child from starting, the user reads one line
+            self.failed.emit(f"could not start the solver process: {exc or type(exc).__name__}", False)
+            return
+        try:
             self.child_pid = process.pid
             while not self._cancel.is_set():
                 msg = process.receive(_POLL_S)
@@ -62,8 +66,6 @@ class SolveJob(QObject):
                 else:
                     self.progressed.emit(msg)
             self.cancelled.emit()
-        except OSError as exc:  # could not start a process at all
-            self.failed.emit(f"could not start the solver process: {exc}", False)
         except Exception:  # a bug: still end the job (and its thread) and show what happened
             self.failed.emit(traceback.format_exc(), True)
         finally:

@@ -92,9 +92,14 @@ def format_si(value: float, unit: str) -> str:
     return f"{text.rstrip('.')} {_SI_PREFIXES[k][0]}{unit}"
 
 
+def format_change(fraction: float) -> str:
+    """A relative change with its sign and three decimals, the one precision every view uses: ``+1.090%``."""
+    return f"{fraction:+.3%}"
+
+
 def format_overhead(energy_j: float, plain_j: float) -> str:
     """``+0.147% over plain``; for a graph whose plain pass costs nothing there is no ratio to show."""
-    return f"+{energy_j / plain_j - 1:.3%} over plain" if plain_j > 0 else "the plain pass costs 0 J"
+    return f"{format_change(energy_j / plain_j - 1)} over plain" if plain_j > 0 else "the plain pass costs 0 J"
 
 
 #: A relative gap at or below this is the solver's rounding, not a gap: HiGHS cannot tell finer

@@ -72,11 +72,18 @@ class SolveProcess:
 
     def start(self) -> None:
         recv, send = _CONTEXT.Pipe(duplex=False)
-        self._process = _CONTEXT.Process(
+        process = _CONTEXT.Process(
             target=_child_main, args=(send, self._problem, self._options), daemon=True, name="poet-solve"
         )
-        self._process.start()
-        send.close()  # the child holds the only writer: EOF tells us it died
+        try:
+            process.start()
+        except BaseException:
+            recv.close()
+            raise
+        finally:
+            send.close()  # the child holds the only writer: EOF tells us it died
+        # Only a started process is kept: kill() and close() of one that never started would fail.
+        self._process = process
         self._recv = recv
 
     def receive(self, timeout_s: float) -> Message | None:

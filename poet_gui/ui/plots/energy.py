@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
-from poet_gui.core.device.units import format_energy
+from poet_gui.core.device.units import format_change, format_energy
 from poet_gui.core.schedule.simulate import SimResult
 from poet_gui.ui.plots.style import (
     BACKGROUND,
@@ -19,9 +19,9 @@ from poet_gui.ui.plots.style import (
     PAGE_IN_COLOR,
     PAGE_OUT_COLOR,
     PLAIN_COLOR,
+    PlotWithLegend,
     Swatch,
     annotation_font,
-    legend_below,
     style_plot,
 )
 
@@ -33,13 +33,13 @@ _NAMES = ("plain pass", "compute", "page in", "page out")
 _HEADROOM = 1.22
 
 
-class EnergyPlot(pg.PlotWidget):
+class EnergyPlot(PlotWithLegend):
     """Two stacked bars, "plain pass" and "this plan", in one ``BarGraphItem`` updated with ``setOpts``."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background=BACKGROUND)
         plot = self.getPlotItem()
-        style_plot(plot)
+        style_plot(plot, "Energy per training step")
         plot.showGrid(x=False, y=True, alpha=0.15)
         plot.setLabel("left", "energy per training step", units="J")
         plot.getAxis("bottom").setTicks([[(0.0, "plain pass"), (1.0, "this plan")]])
@@ -58,7 +58,7 @@ class EnergyPlot(pg.PlotWidget):
         for text in self._totals:
             text.setFont(annotation_font())
             plot.addItem(text)
-        self._legend = legend_below(plot, columns=2)
+        self._legend = self.add_legend_below(columns=2)
         for color, name in zip(_COLORS, _NAMES, strict=True):
             self._legend.addItem(Swatch(brush=color, pen=color), name)
         self.show_result(None, None)
@@ -73,6 +73,7 @@ class EnergyPlot(pg.PlotWidget):
         values = (plain_energy_j, *parts) if sim is not None else (plain_energy_j, None, None, None)
         for (_, label), name, value in zip(self._legend.items, _NAMES, values, strict=True):
             label.setText(name if value is None else f"{name}: {format_energy(value)}")
+        self.fit_legends()  # the labels' widths changed with their values
 
         plain_text, plan_text = self._totals
         plain_text.setText(format_energy(plain_energy_j) if plain_energy_j is not None else "")
@@ -88,5 +89,4 @@ class EnergyPlot(pg.PlotWidget):
         """The plan's total, and its overhead over the plain pass: the price paid for fitting in RAM."""
         if not plain_energy_j:
             return format_energy(total_j)
-        overhead = 100 * (total_j / plain_energy_j - 1)
-        return f"{format_energy(total_j)} ({overhead:+.2f}%)"
+        return f"{format_energy(total_j)} ({format_change(total_j / plain_energy_j - 1)})"

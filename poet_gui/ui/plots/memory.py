@@ -12,10 +12,12 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QCursor
+from PySide6.QtWidgets import QToolTip, QWidget
 
 from poet_gui.core.device.units import format_bytes
+from poet_gui.core.schedule.operations import Action
 from poet_gui.core.schedule.simulate import SimResult
 from poet_gui.ui.plots.style import (
     BACKGROUND,
@@ -23,6 +25,7 @@ from poet_gui.ui.plots.style import (
     COMPUTE_COLOR,
     PEAK_COLOR,
     STAGE_LINE_COLOR,
+    TOOLTIP_MS,
     BytesAxis,
     annotation_font,
     style_plot,
@@ -53,7 +56,7 @@ class MemoryPlot(pg.PlotWidget):
         super().__init__(parent, background=BACKGROUND, axisItems={"left": BytesAxis("left")})
         plot = self.getPlotItem()
         plot.showAxis("top")
-        style_plot(plot)
+        style_plot(plot, "RAM in use, step by step")
         plot.showGrid(x=False, y=True, alpha=0.15)  # the stage boundaries are the vertical guides
         plot.setLabel("bottom", "operation (in schedule order)")
         plot.setLabel("top", "stage")
@@ -78,10 +81,15 @@ class MemoryPlot(pg.PlotWidget):
         plot.addItem(self._peak_label, ignoreBounds=True)
         for item in (self._budget_label, self._peak_label):
             item.setFont(annotation_font())
+        self._sim: SimResult | None = None
+        self._names: tuple[str, ...] = ()
+        self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
         self.show_result(None)
 
-    def show_result(self, sim: SimResult | None) -> None:
-        """Draw ``sim``'s RAM trace; ``None`` empties every item (they stay, to be refilled)."""
+    def show_result(self, sim: SimResult | None, names: tuple[str, ...] = ()) -> None:
+        """Draw ``sim``'s RAM trace (``names``: the graph's node names, for the hover text); ``None``
+        empties every item (they stay, to be refilled)."""
+        self._sim, self._names = sim, names
         plot = self.getPlotItem()
         if sim is None or len(sim.operations) == 0:
             self._ram.setData([], [])
@@ -127,3 +135,22 @@ class MemoryPlot(pg.PlotWidget):
             self._budget_label.anchors = [(0, 1), (0, 1)] if is_right_half else [(1, 1), (1, 1)]
             self._budget_label.setFormat(f"budget {format_bytes(sim.budget_bytes)}")
         plot.getViewBox().setRange(xRange=(0, n), yRange=(0, top), padding=0)
+
+    def tooltip_at(self, x: float) -> str:
+        """What the hover says at ``x``: the operation there, its stage and tensor, and the RAM after it."""
+        sim = self._sim
+        if sim is None or not 0 <= x < len(sim.operations):
+            return ""
+        k = int(x)
+        op = sim.operations[k]
+        name = self._names[op.node] if op.node < len(self._names) else f"node {op.node}"
+        action = "recompute" if op.action is Action.COMPUTE and op.is_recompute else op.action.value
+        return f"operation {k} · stage {op.stage} · {action} {name} · {format_bytes(float(sim.ram_bytes[k]))} in use"
+
+    def _on_scene_mouse_moved(self, pos: QPointF) -> None:
+        view = self.getPlotItem().getViewBox()
+        text = self.tooltip_at(view.mapSceneToView(pos).x()) if view.sceneBoundingRect().contains(pos) else ""
+        if text:
+            QToolTip.showText(QCursor.pos(), text, self, msecShowTime=TOOLTIP_MS)
+        else:
+            QToolTip.hideText()

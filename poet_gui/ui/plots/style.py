@@ -24,6 +24,9 @@ TICK_POINT_SIZE = 9
 ANNOTATION_POINT_SIZE = 9
 LABEL_STYLE = {"color": FOREGROUND, "font-size": "10pt"}
 LEGEND_TEXT_SIZE = "9pt"
+TITLE_SIZE = "10pt"
+#: How long a hover tooltip stays while the mouse rests (Qt's default hides it after about a second).
+TOOLTIP_MS = 60_000
 
 COMPUTE_COLOR = "#0072B2"
 RECOMPUTE_COLOR = "#D55E00"
@@ -87,7 +90,7 @@ STATUS_MARKERS: dict[SolveStatus, tuple[str, bool]] = {
 }
 STATUS_LABELS: dict[SolveStatus, str] = {
     SolveStatus.OPTIMAL: "optimal",
-    SolveStatus.FEASIBLE: "feasible (not proven optimal)",
+    SolveStatus.FEASIBLE: "feasible (unproven)",
     SolveStatus.INFEASIBLE: "no plan",
     SolveStatus.TIME_LIMIT: "no plan",
     SolveStatus.CANCELLED: "no plan",
@@ -104,8 +107,10 @@ def lookup_table(colors: dict[CellState, str]) -> np.ndarray:
 _TEXT_FILL_LIMITS = [(0, 0.8), (2, 0.3), (4, 0.2), (6, 0.1)]
 
 
-def style_plot(plot: pg.PlotItem) -> None:
-    """Give a plot the shared look: dark axes and text on white, readable tick fonts, a faint grid."""
+def style_plot(plot: pg.PlotItem, title: str) -> None:
+    """Give a plot the shared look: a short title, dark axes and text on white, readable tick fonts,
+    a faint grid. The title says what the plot is, so an exported image explains itself."""
+    plot.setTitle(title, color=FOREGROUND, size=TITLE_SIZE, bold=True)
     font = QFont()
     font.setPointSize(TICK_POINT_SIZE)
     for name in ("left", "bottom", "top", "right"):
@@ -118,8 +123,9 @@ def style_plot(plot: pg.PlotItem) -> None:
         axis.setStyle(textFillLimits=_TEXT_FILL_LIMITS)
     plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setMenuEnabled(False)
-    # Room at the top and right for the outermost tick labels, which pyqtgraph lets overhang the axes.
-    plot.layout.setContentsMargins(4, 10, 14, 4)
+    # Room at the right for the outermost tick labels, which pyqtgraph lets overhang the axes (the
+    # title gives the top its room).
+    plot.layout.setContentsMargins(4, 2, 14, 4)
 
 
 def annotation_font() -> QFont:
@@ -139,18 +145,50 @@ def legend_below(plot: pg.PlotItem, columns: int) -> pg.LegendItem:
     return legend
 
 
-def legend_inside(plot: pg.PlotItem, columns: int = 1) -> pg.LegendItem:
-    """A framed legend anchored in the view box's top-right corner."""
-    legend = pg.LegendItem(
-        colCount=columns,
-        offset=(-8, 8),
-        labelTextColor=FOREGROUND,
-        labelTextSize=LEGEND_TEXT_SIZE,
-        pen=pg.mkPen("#c8c8c8"),
-        brush=pg.mkBrush(255, 255, 255, 220),
-    )
-    legend.setParentItem(plot.vb)
-    return legend
+#: Width beside the left axis that a legend below the view box cannot use: the layout's margins.
+_LEGEND_MARGIN_PX = 24
+
+
+class PlotWithLegend(pg.PlotWidget):
+    """A plot whose legends below the axes reflow their columns to the widget's width.
+
+    A legend wider than its plot widens the plot's layout past the widget, and the plot is then clipped
+    on the right: at 1366x768 the timeline showed stages 0-20 of 26 and the legend read "first comput".
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self._legends: list[tuple[pg.LegendItem, int]] = []  # before the base: its __init__ resizes
+        super().__init__(*args, **kwargs)
+
+    def add_legend_below(self, columns: int) -> pg.LegendItem:
+        """A :func:`legend_below` of at most ``columns`` columns, fewer when the plot is narrow."""
+        legend = legend_below(self.getPlotItem(), columns)
+        self._legends.append((legend, columns))
+        return legend
+
+    def fit_legends(self) -> None:
+        """Reflow every legend to the columns that fit (call after changing entries)."""
+        if self._fit_columns(self.width()):
+            super().resizeEvent(None)  # lay the plot out again around the reflowed legend
+
+    def resizeEvent(self, event: object) -> None:  # Qt override
+        self._fit_columns(self.width())  # first, so the new layout is computed with the new columns
+        super().resizeEvent(event)
+
+    def _fit_columns(self, width: int) -> bool:
+        """Give each legend the most columns (up to its own maximum) whose width fits; True if any changed."""
+        if not self._legends:  # also while the base class is still being built (no plot item yet)
+            return False
+        room = width - self.getPlotItem().getAxis("left").width() - _LEGEND_MARGIN_PX
+        changed = False
+        for legend, most in self._legends:
+            before = legend.columnCount
+            for columns in range(most, 0, -1):
+                legend.setColumnCount(columns)
+                if legend.layout.preferredWidth() <= room:
+                    break
+            changed |= legend.columnCount != before
+        return changed
 
 
 class Swatch(pg.ItemSample):

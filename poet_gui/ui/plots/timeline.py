@@ -19,9 +19,10 @@ from poet_gui.ui.plots.style import (
     BACKGROUND,
     CELL_COLORS,
     CELL_LABELS,
+    TOOLTIP_MS,
     CellState,
+    PlotWithLegend,
     Swatch,
-    legend_below,
     lookup_table,
     style_plot,
 )
@@ -45,14 +46,14 @@ def cell_states(d: Decisions) -> np.ndarray:
     return codes
 
 
-class TimelinePlot(pg.PlotWidget):
+class TimelinePlot(PlotWithLegend):
     """Stages across, nodes down (node 0 at the top, as the graph reads), with a hover tooltip per cell."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background=BACKGROUND)
         self._problem: Problem | None = None
         plot = self.getPlotItem()
-        style_plot(plot)
+        style_plot(plot, "Schedule: what each tensor does at each stage")
         plot.showGrid(x=False, y=False)
         plot.setLabel("bottom", "stage")
         plot.setLabel("left", "node (tensor)")
@@ -60,7 +61,7 @@ class TimelinePlot(pg.PlotWidget):
         self._image = pg.ImageItem(axisOrder="col-major")  # image[x, y] = codes[stage, node]
         self._image.setLookupTable(lookup_table(CELL_COLORS))
         plot.addItem(self._image)
-        self._legend = legend_below(plot, columns=4)
+        self._legend = self.add_legend_below(columns=4)
         for state in CellState:
             self._legend.addItem(Swatch(brush=CELL_COLORS[state], pen="#808080"), CELL_LABELS[state])
         self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
@@ -103,6 +104,6 @@ class TimelinePlot(pg.PlotWidget):
             point = view.mapSceneToView(pos)
             text = self.tooltip_at(round(point.x()), round(point.y()))
         if text:
-            QToolTip.showText(QCursor.pos(), text, self)
+            QToolTip.showText(QCursor.pos(), text, self, msecShowTime=TOOLTIP_MS)
         else:
             QToolTip.hideText()

@@ -2,6 +2,10 @@
 
 Each runtime factor gets one curve and one scatter, created the first time the factor appears and
 refilled on later sweeps. Clicking a point asks for that plan (``point_clicked``).
+
+Factors often share energies (a looser runtime budget changes nothing), so, as in the CLI's
+``sweep --png``, lower factors are drawn wider and larger underneath: every series stays visible as a
+band or ring around the ones above it. The legend sits below the axes, where it hides no point.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from poet_gui.ui.plots.style import (
     STATUS_LABELS,
     STATUS_MARKERS,
     BytesAxis,
+    PlotWithLegend,
     Swatch,
-    legend_inside,
     style_plot,
 )
 
@@ -35,6 +39,10 @@ _NO_PLAN_DROP = 0.08
 _FLAT_SPAN = 1e-9
 _FLAT_PAD = 0.05
 _POINT_SIZE = 9
+#: Per series below the top one: this much larger a marker and wider a line.
+_UNDER_SIZE_STEP = 4
+_LINE_WIDTH = 1.5
+_UNDER_WIDTH_STEP = 1.5
 _CURRENT_SIZE = 20
 #: Marker of a point whose status this plot does not know: it has a plan or it does not.
 _UNKNOWN_WITH_PLAN = STATUS_MARKERS[SolveStatus.FEASIBLE]
@@ -64,7 +72,7 @@ class _Series:
     color: str
 
 
-class TradeoffPlot(pg.PlotWidget):
+class TradeoffPlot(PlotWithLegend):
     """Sweep points per runtime factor, shaped by status, with the current plan starred."""
 
     point_clicked = Signal(float, float)  # ram_budget_bytes, runtime_factor
@@ -72,9 +80,9 @@ class TradeoffPlot(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background=BACKGROUND, axisItems={"bottom": BytesAxis("bottom")})
         plot = self.getPlotItem()
-        style_plot(plot)
+        style_plot(plot, "Energy against RAM budget")
         plot.setLabel("bottom", "RAM budget")
-        plot.setLabel("left", "energy per training step", units="J")
+        plot.setLabel("left", "energy per step", units="J")
         self._series: dict[float, _Series] = {}
         self._current = pg.ScatterPlotItem(
             symbol="star", size=_CURRENT_SIZE, pen=pg.mkPen(FOREGROUND, width=1.2), brush=pg.mkBrush(CURRENT_COLOR)
@@ -83,7 +91,10 @@ class TradeoffPlot(pg.PlotWidget):
         # The star sits on a sweep point: let clicks through to it.
         self._current.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         plot.addItem(self._current)
-        self._legend = legend_inside(plot)
+        self._note = pg.TextItem("", color=FOREGROUND, anchor=(0.5, 0.5))
+        self._note.setVisible(False)
+        plot.addItem(self._note, ignoreBounds=True)
+        self._legend = self.add_legend_below(columns=4)
         self._legend_factors: tuple[float, ...] | None = None
         self._update_legend(())
 
@@ -97,13 +108,26 @@ class TradeoffPlot(pg.PlotWidget):
             if factor not in by_factor:
                 series.curve.setData([], [])
                 series.points.setData([])
-        for factor, group in by_factor.items():
+        for rank, (factor, group) in enumerate(sorted(by_factor.items())):
             series = self._series.get(factor) or self._add_series(factor)
+            under = len(by_factor) - 1 - rank  # how many series are drawn on top of this one
+            series.curve.setPen(pg.mkPen(series.color, width=_LINE_WIDTH + _UNDER_WIDTH_STEP * under))
+            series.curve.setZValue(2 * rank)
+            series.points.setZValue(2 * rank + 1)
             planned = [p for p in group if p.energy_j is not None]
             series.curve.setData([p.ram_budget_bytes for p in planned], [p.energy_j for p in planned])
-            series.points.setData(spots=[self._spot(p, floor, series.color) for p in group])
+            size = _POINT_SIZE + _UNDER_SIZE_STEP * under
+            series.points.setData(spots=[self._spot(p, floor, series.color, size) for p in group])
         self._update_legend(tuple(sorted(by_factor)))
+        self._show_no_plan_note(points)
         self._fit_view()
+
+    def _show_no_plan_note(self, points: Sequence[TradeoffPoint]) -> None:
+        """With points but not one plan, there is no energy to scale an axis by: say so instead."""
+        has_none = bool(points) and all(p.energy_j is None for p in points)
+        self._note.setText("No feasible plan at any swept budget" if has_none else "")
+        self._note.setVisible(has_none)
+        self.getPlotItem().getAxis("left").setStyle(showValues=not has_none)
 
     def mark_current(self, ram_budget_bytes: float | None, energy_j: float | None) -> None:
         """Star the plan on show; ``None`` for either removes the star."""
@@ -134,6 +158,9 @@ class TradeoffPlot(pg.PlotWidget):
                 pad = _FLAT_PAD * (abs(high) or 1.0)
                 low, high = low - pad, high + pad
             ranges.append((low, high))
+        if self._note.isVisible():  # crosses on a row of their own, the note above them
+            ranges[1] = (-1.0, 1.0)
+            self._note.setPos((ranges[0][0] + ranges[0][1]) / 2, 0.4)
         self.getPlotItem().getViewBox().setRange(xRange=ranges[0], yRange=ranges[1], padding=0.08)
 
     def _add_series(self, factor: float) -> _Series:
@@ -159,14 +186,14 @@ class TradeoffPlot(pg.PlotWidget):
         return low - _NO_PLAN_DROP * span
 
     @staticmethod
-    def _spot(point: TradeoffPoint, no_plan_energy_j: float, color: str) -> dict[str, Any]:
+    def _spot(point: TradeoffPoint, no_plan_energy_j: float, color: str, size: float) -> dict[str, Any]:
         has_plan = point.energy_j is not None
         default = _UNKNOWN_WITH_PLAN if has_plan else _UNKNOWN_WITHOUT_PLAN
         symbol, is_filled = STATUS_MARKERS.get(point.status, default)
         return {
             "pos": (point.ram_budget_bytes, point.energy_j if has_plan else no_plan_energy_j),
             "symbol": symbol,
-            "size": _POINT_SIZE if symbol != "x" else _POINT_SIZE + 2,
+            "size": size if symbol != "x" else size + 2,
             "pen": pg.mkPen(color, width=1.5),
             "brush": pg.mkBrush(color if is_filled else BACKGROUND),
             "data": point,
@@ -196,6 +223,7 @@ class TradeoffPlot(pg.PlotWidget):
                     Swatch(brush=FOREGROUND if is_filled else BACKGROUND, pen=FOREGROUND, symbol=symbol), label
                 )
         self._legend.addItem(Swatch(brush=CURRENT_COLOR, pen=FOREGROUND, symbol="star"), "current plan")
+        self.fit_legends()
 
     def _on_points_clicked(self, _item: pg.ScatterPlotItem, points: Sequence[Any], _event: object) -> None:
         if len(points) > 0:

@@ -29,7 +29,8 @@ _RUNTIME_MAX_SLIDER = 5.0
 
 
 class BudgetPanel(QGroupBox):
-    """Emits :attr:`budgets_changed` while the user drags (the window debounces the solve)."""
+    """Emits :attr:`budgets_changed` on every change, during a drag too, so the figures follow the
+    mouse; :meth:`is_dragging` tells the window to wait for the release before it solves."""
 
     budgets_changed = Signal(float, float)  # ram_budget_bytes, runtime_factor
     switches_changed = Signal(object)  # Switches
@@ -46,6 +47,8 @@ class BudgetPanel(QGroupBox):
         layout.addWidget(QLabel("RAM budget (activations and gradients)"))
         self._ram_slider = QSlider(Qt.Orientation.Horizontal)
         self._ram_slider.setRange(0, _RAM_STEPS)
+        self._ram_slider.setSingleStep(_RAM_STEPS // 100)  # arrow keys: 1 % of the (log) range
+        self._ram_slider.setPageStep(_RAM_STEPS // 10)  # PageUp / PageDown: 10 %
         self._ram_slider.setToolTip(
             "Drag to change the RAM budget; from the least RAM the model needs to 125% of "
             "the plain schedule's peak (log scale)"
@@ -65,6 +68,8 @@ class BudgetPanel(QGroupBox):
         layout.addWidget(QLabel("Runtime budget (× one plain forward+backward pass)"))
         self._rt_slider = QSlider(Qt.Orientation.Horizontal)
         self._rt_slider.setRange(100, int(_RUNTIME_MAX_SLIDER * 100))
+        self._rt_slider.setSingleStep(5)  # 0.05x, as the spin box steps
+        self._rt_slider.setPageStep(25)
         self._rt_slider.setToolTip("Drag to allow more time for recomputation: 1.0× allows none")
         self._rt_spin = QDoubleSpinBox()
         self._rt_spin.setRange(0.01, 1000.0)
@@ -118,6 +123,12 @@ class BudgetPanel(QGroupBox):
         self._ram_spin.valueChanged.connect(self._on_ram_spin_valueChanged)
         self._rt_slider.valueChanged.connect(self._on_rt_slider_valueChanged)
         self._rt_spin.valueChanged.connect(self._on_rt_spin_valueChanged)
+        self._ram_slider.sliderReleased.connect(self._emit_budgets)
+        self._rt_slider.sliderReleased.connect(self._emit_budgets)
+
+    def is_dragging(self) -> bool:
+        """True while the mouse holds a budget slider: the budgets are not settled yet."""
+        return self._ram_slider.isSliderDown() or self._rt_slider.isSliderDown()
 
     # --- showing state ---------------------------------------------------------------------------
     def show_session(self, session: Session) -> None:

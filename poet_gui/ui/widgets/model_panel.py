@@ -30,8 +30,9 @@ class ModelPanel(QGroupBox):
         super().__init__("Model", parent)
         self._models: dict[str, ModelInfo] = {m.name: m for m in list_models()}
         form = QFormLayout(self)
+        self._form = form
         self._combo = QComboBox()
-        self._combo.setToolTip("A built-in model (the eight models of the POET paper)")
+        self._combo.setToolTip("A built-in model (the eight models of the POET paper) or a shipped ONNX sample")
         for info in self._models.values():
             self._combo.addItem(info.name, info.name)
             self._combo.setItemData(self._combo.count() - 1, info.description, Qt.ItemDataRole.ToolTipRole)
@@ -43,7 +44,7 @@ class ModelPanel(QGroupBox):
             )
         self._file_label = QLabel()
         self._file_label.setVisible(False)
-        form.addRow("Zoo model", self._combo)
+        form.addRow("Model", self._combo)
         form.addRow(self._file_label)
         self._spins: dict[str, QSpinBox] = {}
         for name, label in _PARAM_LABELS.items():
@@ -54,8 +55,8 @@ class ModelPanel(QGroupBox):
             spin.valueChanged.connect(self._on_param_valueChanged)
             self._spins[name] = spin
             form.addRow(label, spin)
-        self._open = QPushButton("Open graph file…")
-        self._open.setToolTip("Plan a graph saved in the reference JSON format (File ▸ Open, or drop a file)")
+        self._open = QPushButton("Open a model file…")
+        self._open.setToolTip("Plan an ONNX model or a reference JSON graph (File ▸ Open, or drop a file)")
         self._open.clicked.connect(self.open_requested)
         form.addRow(self._open)
         self._facts = QLabel()
@@ -73,8 +74,9 @@ class ModelPanel(QGroupBox):
             src = session.model
             is_file = src.graph_path is not None
             sample = self._combo.findData(f"{_SAMPLE}{src.graph_path}") if is_file else -1
-            self._file_label.setVisible(is_file and sample < 0)
-            self._file_label.setText(f"File: <b>{src.label}</b>")
+            dims = ", ".join(f"{k} = {v}" for k, v in src.dims)
+            self._file_label.setVisible(is_file and (sample < 0 or bool(dims)))
+            self._file_label.setText(f"File: <b>{src.label}</b>" + (f" · {dims}" if dims else ""))
             if sample >= 0:
                 self._combo.setCurrentIndex(sample)
             elif not is_file:
@@ -82,8 +84,9 @@ class ModelPanel(QGroupBox):
             info = self._models.get(src.zoo_name or "")
             params = dict(src.params)
             for name, spin in self._spins.items():
+                # Only the parameters of the zoo model on show: a greyed box would show a stale value.
                 applies = not is_file and info is not None and name in info.parameters
-                spin.setEnabled(applies)
+                self._form.setRowVisible(spin, applies)
                 if applies and info is not None:
                     spin.setValue(params.get(name, info.defaults[name]))
             ref, g = session.reference, session.graph
