@@ -51,7 +51,14 @@ from poet_gui.core.files.workspace import PinnedPlan
 from poet_gui.core.schedule.simulate import SimResult
 from poet_gui.core.solve.planner import VerifiedPlan
 from poet_gui.ui.exports import widget_png
-from poet_gui.ui.plan_figures import BUDGET_FIGURES, FIGURES, difference_text, gap_text, switches_text
+from poet_gui.ui.plan_figures import (
+    BUDGET_FIGURES,
+    FIGURES,
+    difference_text,
+    gap_text,
+    switches_text,
+    unbroken,
+)
 from poet_gui.ui.plots import TimelinePlot
 from poet_gui.ui.plots.style import (
     BACKGROUND,
@@ -480,7 +487,7 @@ class CompareView(QDialog):
         for figure in FIGURES:
             text = difference_text(figure, figure.value(a.result), figure.value(b.result))
             if text not in ("same", "—"):
-                changes.append(f"{figure.label} <b>{text}</b>")
+                changes.append(f"{figure.label} <b>{unbroken(text)}</b>")
         figures = f"B vs A: {' · '.join(changes)}" if changes else "Both plans have the same figures."
         return f"{cells}<br>{figures}"
 

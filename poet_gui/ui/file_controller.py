@@ -73,6 +73,10 @@ class FileController(QObject):
         """Open a graph, plan or workspace file (told apart by its ``format`` field) and remember it in
         File ▸ Open recent."""
         path = Path(path)
+        if not path.is_file():  # before guessing its kind: a missing plan is not a "missing graph"
+            self._warn("Cannot open this file", f"{path}: no such file")
+            forget(path)
+            return False
         kind = file_format(path)
         if path.suffix.lower() == ".onnx":
             is_opened = self.open_onnx(path)
@@ -91,8 +95,6 @@ class FileController(QObject):
             is_opened = self.open_graph(path)
         if is_opened:
             remember(path)
-        elif not path.exists():
-            forget(path)
         return is_opened
 
     def open_onnx(self, path: Path, dims: dict[str, int] | None = None) -> bool:

@@ -15,6 +15,12 @@ from poet_gui.core.device.units import format_bytes, format_energy, format_gap, 
 from poet_gui.core.solve.planner import VerifiedPlan
 
 
+def unbroken(text: str) -> str:
+    """``text`` with non-breaking spaces, for a word-wrapped label: a number never wraps away from its
+    unit ("2.34 / MiB" at a line end)."""
+    return text.replace(" ", "\u00a0")
+
+
 @dataclass(frozen=True, slots=True)
 class Figure:
     """One measured figure: how to read it off a plan (None when the plan has no schedule) and show it.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from poet_gui.core.device.units import format_bytes, format_energy, format_gap, format_overhead
 from poet_gui.core.schedule.plan import SolveStatus
+from poet_gui.ui.plan_figures import unbroken
 from poet_gui.ui.state import Session, SolvePhase
 
 #: Said beside a plan that pages while its runtime budget leaves paging time out (as the reference does).
@@ -16,7 +17,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _budgets(ram_bytes: float, factor: float) -> str:
-    return f"{format_bytes(ram_bytes)} · {factor:.2f}×"
+    return unbroken(f"{format_bytes(ram_bytes)} · {factor:.2f}×")
 
 
 def banner_text(session: Session) -> str:

@@ -159,3 +159,20 @@ def test_there_is_one_cancel_control_and_the_memory_curve_explains_itself_on_hov
     assert text.startswith(f"operation {k} · stage {result.sim.operations[k].stage} · ")
     assert text.endswith(" in use") and "B" in text
     assert window.memory.tooltip_at(-1) == ""
+
+
+def test_a_missing_file_is_named_as_missing_whatever_its_kind(window, monkeypatch, tmp_path):
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: shown.append(text))
+    missing = tmp_path / "study.poet.json"
+    assert not window.files.open_path(missing)
+    assert shown == [f"{missing}: no such file"]  # not "no such graph file" for a workspace
+
+
+def test_numbers_keep_their_units_and_the_device_list_shows_whole_names(window):
+    facts = window.model_panel._facts.text()
+    assert "7,416\u00a0B" in facts  # a wrapped line never parts a number from its unit
+    window.device_panel.show_profile(load_profile("a72"))
+    combo = window.device_panel._combo
+    assert "write cache on" in combo.toolTip()
+    assert combo.view().minimumWidth() >= combo.view().sizeHintForColumn(0)

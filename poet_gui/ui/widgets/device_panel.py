@@ -91,6 +91,8 @@ class DevicePanel(QGroupBox):
                 model.item(row).setToolTip(str(entry.path))
         index = self._combo.findData(current)
         self._combo.setCurrentIndex(max(index, 0))
+        # The list shows whole names even where the closed combo must cut them to the panel's width.
+        self._combo.view().setMinimumWidth(self._combo.view().sizeHintForColumn(0) + 24)
         self._updating = False
 
     def show_profile(self, profile: DeviceProfile) -> None:
@@ -98,6 +100,7 @@ class DevicePanel(QGroupBox):
         index = self._combo.findData(profile.key)
         if index >= 0:
             self._combo.setCurrentIndex(index)
+        self._combo.setToolTip(f"{profile.key} — {profile.name}\nDevice profiles from the profiles/ folder")
         self._updating = False
         rows = "".join(f"<tr><td>{k}</td><td align='right'>{v}</td></tr>" for k, v in profile_figures(profile))
         self._figures.setText(f"<table cellspacing='2'>{rows}</table>")

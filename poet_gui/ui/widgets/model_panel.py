@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QPushBu
 from poet_gui.core.device.units import format_bytes, format_energy, format_seconds
 from poet_gui.core.model.zoo import ModelInfo, list_models
 from poet_gui.samples import sample_models
+from poet_gui.ui.plan_figures import unbroken
 from poet_gui.ui.state import Session
 
 _SAMPLE = "sample:"  # combo data prefix of the shipped ONNX samples (the rest is the file path)
@@ -90,12 +91,14 @@ class ModelPanel(QGroupBox):
                 if applies and info is not None:
                     spin.setValue(params.get(name, info.defaults[name]))
             ref, g = session.reference, session.graph
+            u = unbroken
             self._facts.setText(
                 f"<b>{len(g)}</b> nodes ({g.forward_count} forward), "
-                f"<b>{g.total_params:,.0f}</b> parameters ({format_bytes(ref.param_bytes)})<br>"
-                f"Plain pass on {session.profile.key}: {format_energy(ref.plain_energy_j)}, "
-                f"{format_seconds(ref.plain_runtime_s)}, peak RAM <b>{format_bytes(ref.plain_peak_ram_bytes)}</b><br>"
-                f"Least RAM any plan needs: <b>{format_bytes(ref.min_ram_bytes)}</b>"
+                f"<b>{g.total_params:,.0f}</b> parameters ({u(format_bytes(ref.param_bytes))})<br>"
+                f"Plain pass on {session.profile.key}: {u(format_energy(ref.plain_energy_j))}, "
+                f"{u(format_seconds(ref.plain_runtime_s))}, "
+                f"peak RAM <b>{u(format_bytes(ref.plain_peak_ram_bytes))}</b><br>"
+                f"Least RAM any plan needs: <b>{u(format_bytes(ref.min_ram_bytes))}</b>"
             )
         finally:
             self._updating = False
