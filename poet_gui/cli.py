@@ -1,9 +1,11 @@
 """Command-line interface over the core: ``solve``, ``verify``, ``sweep``, ``models``, ``profiles``.
 
 Exit codes: 0 a plan was found (optimal or feasible) or a sweep finished, 1 no plan (infeasible, no
-plan in time, cancelled), 2 bad input (unknown names, malformed or altered files, bad budgets), 130
-interrupted. Every error is one line on stderr, never a traceback; with ``--json`` stdout holds exactly
-one JSON object, also for "no plan".
+plan in time, cancelled), 2 bad input (unknown names, malformed or altered files, bad budgets), and
+128 + the signal's number when one stopped it (130 Ctrl-C / SIGINT, 143 SIGTERM, 129 SIGHUP: each
+stops the solver processes at once, and a sweep keeps the rows it finished). Every error is one line
+on stderr, never a traceback; with ``--json`` stdout holds exactly one JSON object, also for "no
+plan".
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -215,9 +219,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: handled exactly like Ctrl-C (a :class:`KeyboardInterrupt`, so every
+    cleanup that stops solver processes on Ctrl-C runs), remembering which signal it was."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _on_stop_signal(signum: int, _frame: object) -> None:
+    """Raise :class:`Stopped` in the main thread. Further stop signals are ignored from here on, so a
+    second one cannot cut short the cleanup that ends the solver processes (it takes milliseconds)."""
+    for s in _STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+def _exit_code(exc: KeyboardInterrupt) -> int:
+    """128 + the signal's number, the shell's convention (a plain Ctrl-C is SIGINT: 130)."""
+    return 128 + getattr(exc, "signum", signal.SIGINT)
+
+
+def _signal_name(exc: KeyboardInterrupt) -> str:
+    return signal.Signals(_exit_code(exc) - 128).name
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
+    # Signal handlers can only be set from the main thread (a script may call main() from another).
+    is_main = threading.current_thread() is threading.main_thread()
+    handlers = {s: signal.signal(s, _on_stop_signal) for s in _STOP_SIGNALS} if is_main else {}
     try:
         if args.command == "solve":
             return _solve(args)
@@ -231,9 +267,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PoetError as exc:
         print(f"poet: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("poet: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        print(f"poet: interrupted by {_signal_name(exc)}", file=sys.stderr)
+        return _exit_code(exc)
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
 
 
 def _load_graph(args: argparse.Namespace) -> TrainingGraph:
@@ -381,10 +420,13 @@ def _sweep(args: argparse.Namespace) -> int:
     try:
         with progress:
             solve_points(problems, _options(args), jobs=args.jobs, on_point=record)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         write_sweep_csv(points, args.csv)
-        print(f"interrupted: {len(points)} of {len(problems)} points written to {args.csv}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(
+            f"interrupted by {_signal_name(exc)}: {len(points)} of {len(problems)} points written to {args.csv}",
+            file=sys.stderr,
+        )
+        return _exit_code(exc)
     optimal = sum(p.status == SolveStatus.OPTIMAL for p in points)
     feasible = sum(p.status == SolveStatus.FEASIBLE for p in points)
     lines = [
