@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -58,14 +58,34 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return value
+#: The largest size a model dimension may be given (batch, resolution, sequence length, an ONNX --dim):
+#: ONNX stores dimensions as int64, and far below that a tensor outgrows what byte counts can hold.
+MAX_DIMENSION = 2**31 - 1
+
+
+def _whole_number(maximum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in 1..``maximum``, refused in one line otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{_short(text)} is not a whole number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {_short(text)}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {_short(text)}")
+        return value
+
+    return parse
+
+
+def _short(text: str) -> str:
+    """An argument for a message, cut short: a 400-digit number must not fill the terminal."""
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+
+
+_dimension = _whole_number(MAX_DIMENSION)
 
 
 def _positive_float(text: str) -> float:
@@ -88,7 +108,10 @@ def _dim_binding(text: str) -> tuple[str, int]:
     name, sep, value = text.rpartition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=SIZE (e.g. batch=1), got {text!r}")
-    return name, _positive_int(value)
+    try:
+        return name, _dimension(value)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{name}: {exc}") from None
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,9 +126,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=SIZE",
         help="--onnx models: size of a symbolic input dimension (repeat: --dim batch=1 --dim seq=128)",
     )
-    parser.add_argument("--batch-size", type=_positive_int, help="zoo models: batch size (default 1)")
-    parser.add_argument("--resolution", type=_positive_int, help="zoo image models: input side in pixels")
-    parser.add_argument("--seq-len", type=_positive_int, help="zoo transformer/bert: sequence length")
+    parser.add_argument("--batch-size", type=_dimension, help="zoo models: batch size (default 1)")
+    parser.add_argument("--resolution", type=_dimension, help="zoo image models: input side in pixels")
+    parser.add_argument("--seq-len", type=_dimension, help="zoo transformer/bert: sequence length")
     parser.add_argument("--profile", required=True, help="a profile key (see `profiles`) or a .toml file")
 
 
@@ -139,7 +162,7 @@ def _add_solver_arguments(parser: argparse.ArgumentParser, *, per: str) -> None:
         default=OPTIMAL_GAP,
         help=f"relative optimality gap at which the solver stops (default {OPTIMAL_GAP:g}, what counts as optimal)",
     )
-    parser.add_argument("--threads", type=_positive_int, default=1, help=f"solver threads{per} (default 1)")
+    parser.add_argument("--threads", type=_whole_number(1024), default=1, help=f"solver threads{per} (default 1)")
     parser.add_argument(
         "--method",
         choices=[m.value for m in Method],
@@ -190,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grid.add_argument(
         "--points",
-        type=_positive_int,
+        type=_whole_number(10_000),
         metavar="N",
         help="N budgets spaced geometrically from the least RAM any plan needs to the plain peak",
     )
@@ -205,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_solver_arguments(sweep, per=" per point")
     sweep.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=_whole_number(1024),
         default=os.cpu_count() or 1,
         metavar="N",
         help="points solved in parallel, one worker process each (default: the number of CPUs)",

@@ -137,7 +137,7 @@ def file_format(path: Path) -> str | None:
     """
     try:
         data = json.loads(Path(path).read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # ValueError: bad UTF-8 or JSON, a 5000-digit int
         return None
     value = data.get("format") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None

@@ -19,6 +19,10 @@ import numpy as np
 
 from poet_gui.core.errors import GraphError
 
+#: The most elements one tensor may have: 2**50 elements of 8 bytes is 2**53 bytes, the largest byte
+#: count a float64 holds exactly (costs and the MILP work in float64).
+MAX_ELEMENTS = 2**50
+
 
 @dataclass(frozen=True, slots=True)
 class Node:
@@ -130,7 +134,13 @@ def build_graph(name: str, nodes: Sequence[Node], *, source: str = "graph") -> T
         _check_number(where, "flop", node.flop)
         _check_number(where, "param_count", node.param_count)
         if any((not isinstance(d, int)) or isinstance(d, bool) or d <= 0 for d in node.out_shape):
-            raise GraphError(f"{where}: out_shape must hold positive integers, got {list(node.out_shape)}")
+            raise GraphError(f"{where}: out_shape must hold positive integers, got {_short(list(node.out_shape))}")
+        if node.out_elements > MAX_ELEMENTS:
+            raise GraphError(
+                f"{where}: out_shape {_short(list(node.out_shape))} has about 10^{math.log10(node.out_elements):.0f} "
+                f"elements, more "
+                f"than the {MAX_ELEMENTS:,} a tensor may have (byte counts must stay exact in float64)"
+            )
         inputs: list[int] = []
         for u in node.inputs:
             if not isinstance(u, int) or isinstance(u, bool) or not 0 <= u < len(nodes):
@@ -149,10 +159,27 @@ def build_graph(name: str, nodes: Sequence[Node], *, source: str = "graph") -> T
 
 
 def _check_number(where: str, field_name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise GraphError(f"{where}: {field_name} must be a finite number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _is_finite(value):
+        raise GraphError(f"{where}: {field_name} must be a finite number, got {_short(value)}")
     if value < 0:
         raise GraphError(f"{where}: {field_name} must be >= 0, got {value!r}")
+
+
+def _is_finite(value: float) -> bool:
+    """Finite as a float64: an integer beyond 1.8e308 (JSON allows 10**400) is not a figure of a model."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _short(value: object) -> str:
+    """A value for a message, cut short: a 400-digit integer must not make a 400-character line."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of more digits than Python converts to text
+        return "a number too long to show"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _stage_order(nodes: Sequence[Node], source: str) -> list[int]:
