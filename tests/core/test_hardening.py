@@ -12,9 +12,12 @@ from poet_gui.cli import EXIT_BAD_INPUT, EXIT_PLAN, main
 from poet_gui.core.device.profiles import DEFAULT_PROFILES_DIR, load_profile
 from poet_gui.core.errors import GraphError, PlanFormatError, ProfileError
 from poet_gui.core.files.workspace import file_format, read_workspace
+from poet_gui.core.model.graph import MAX_NODES
 from poet_gui.core.model.graph_io import graph_to_json, load_graph_file
-from poet_gui.core.model.zoo import build_model
+from poet_gui.core.model.zoo import build_model, list_models
+from poet_gui.core.schedule.operations import build_operations
 from poet_gui.core.schedule.problem import make_problem
+from poet_gui.core.schedule.reference_points import plain_decisions, plain_operations, reference_points_of
 
 SOLVE = ["--profile", "a72", "--ram-budget", "60%", "--runtime-budget", "1.5"]
 
@@ -175,3 +178,41 @@ def test_verify_refusals_print_plain_numbers(capsys, tmp_path, section, key):
     line = one_line(err)
     assert code == EXIT_BAD_INPUT and f"{section}.{key} is " in line
     assert "np." not in line and "float64" not in line
+
+
+# --- graphs too large to plan (item 2) -------------------------------------------------------------------
+
+
+def chain_json(tmp_path: Path, n: int) -> Path:
+    """A graph file of ``n`` nodes in a chain (each reads the one before)."""
+    nodes = [
+        {"id": i, "name": f"n{i}", "op": "Linear", "backward": False, "flop": 100, "out_shape": [4],
+         "param_count": 0, "inputs": [i - 1] if i else []}
+        for i in range(n)
+    ]  # fmt: skip
+    path = tmp_path / f"chain{n}.json"
+    path.write_text(json.dumps({"model": f"chain{n}", "nodes": nodes}), encoding="utf-8")
+    return path
+
+
+def test_plain_operations_equal_the_dense_plain_schedules_on_every_zoo_model():
+    for info in list_models():
+        graph = build_model(info.name)
+        assert plain_operations(graph) == build_operations(graph, plain_decisions(graph)), info.name
+
+
+@pytest.mark.parametrize("n", [20_000, 1_000_000])
+def test_a_graph_beyond_the_planners_limit_is_refused_in_one_line(capsys, tmp_path, n):
+    """Before this, 20,000 nodes tried to allocate 6 GiB and 10**6 nodes 14.6 TiB (np.indices)."""
+    path = tmp_path / f"chain{n}.json"  # the count is refused before any node is read
+    path.write_text(json.dumps({"model": f"chain{n}", "nodes": [{}] * n}), encoding="utf-8")
+    code, _, err = run_cli(capsys, "solve", "--graph", str(path), *SOLVE)
+    assert code == EXIT_BAD_INPUT
+    assert f"chain{n}.json: {n:,} nodes is more than the planner handles ({MAX_NODES:,})" in one_line(err)
+
+
+def test_the_reference_points_of_a_graph_at_the_limit_come_from_the_linear_plain_schedule(tmp_path):
+    graph = load_graph_file(chain_json(tmp_path, MAX_NODES))
+    profile = load_profile("a72")
+    ref = reference_points_of(graph, profile)
+    assert ref.plain_peak_ram_bytes == 2 * 4 * profile.bytes_per_element  # a node's input and its output

@@ -24,6 +24,14 @@ from poet_gui.core.errors import GraphError
 MAX_ELEMENTS = 2**50
 
 
+#: The largest graph the planner takes; a larger one is refused as it is built or read. Plans are
+#: ``(T, T)`` decision matrices and the MILP has about 5 T**2 columns, so memory and time grow with the
+#: square of the node count: on the 2-core development machine a 1,000-node chain took 27 s and
+#: 2.6 GiB to plan (windowed) and a 3,000-node one did not finish in 5 minutes. The largest zoo
+#: model, resnet50, has 335 nodes.
+MAX_NODES = 1_000
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     """One step of the training graph and the tensor it produces.
@@ -122,6 +130,7 @@ def build_graph(name: str, nodes: Sequence[Node], *, source: str = "graph") -> T
     """
     if not nodes:
         raise GraphError(f"{source}: the graph has no nodes")
+    check_size(source, len(nodes))
     seen: dict[str, int] = {}
     cleaned: list[Node] = []
     for i, node in enumerate(nodes):
@@ -156,6 +165,15 @@ def build_graph(name: str, nodes: Sequence[Node], *, source: str = "graph") -> T
         position = {old: new for new, old in enumerate(order)}
         cleaned = [replace(cleaned[old], inputs=tuple(position[u] for u in cleaned[old].inputs)) for old in order]
     return TrainingGraph(name=name, nodes=tuple(cleaned))
+
+
+def check_size(source: str, count: int) -> None:
+    """Refuse a graph of more than :data:`MAX_NODES` nodes, before anything is built for it."""
+    if count > MAX_NODES:
+        raise GraphError(
+            f"{source}: {count:,} nodes is more than the planner handles ({MAX_NODES:,}): a plan decides each "
+            f"of 5 actions per node per stage, so its model grows with nodes squared ({5 * count**2:,} decisions here)"
+        )
 
 
 def _check_number(where: str, field_name: str, value: float) -> None:

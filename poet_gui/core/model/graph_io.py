@@ -22,7 +22,7 @@ from typing import Any
 
 from poet_gui.core.atomic import write_text_atomic
 from poet_gui.core.errors import GraphError
-from poet_gui.core.model.graph import Node, TrainingGraph, build_graph
+from poet_gui.core.model.graph import Node, TrainingGraph, build_graph, check_size
 
 #: Why a parser gives up on JSON nested thousands of levels deep (Python's parser recurses per level).
 JSON_TOO_DEEP = "its JSON is nested too deeply to parse (no graph, plan or workspace nests more than a few levels)"
@@ -95,6 +95,7 @@ def _graph_from_json(data: object, source: str, *, default_name: str) -> Trainin
     if not isinstance(raw_nodes, list):
         raise GraphError(f"{source}: nodes must be a list, got {type(raw_nodes).__name__}")
 
+    check_size(source, len(raw_nodes))
     checked = [_checked_node(source, i, raw) for i, raw in enumerate(raw_nodes)]
     position: dict[int, int] = {}
     for i, (node_id, node, _) in enumerate(checked):
