@@ -1,9 +1,11 @@
 """Command-line interface over the core: ``solve``, ``verify``, ``sweep``, ``models``, ``profiles``.
 
 Exit codes: 0 a plan was found (optimal or feasible) or a sweep finished, 1 no plan (infeasible, no
-plan in time, cancelled), 2 bad input (unknown names, malformed or altered files, bad budgets), 130
-interrupted. Every error is one line on stderr, never a traceback; with ``--json`` stdout holds exactly
-one JSON object, also for "no plan".
+plan in time, cancelled), 2 bad input (unknown names, malformed or altered files, bad budgets), and
+128 + the signal's number when one stopped it (130 Ctrl-C / SIGINT, 143 SIGTERM, 129 SIGHUP: each
+stops the solver processes at once, and a sweep keeps the rows it finished). Every error is one line
+on stderr, never a traceback; with ``--json`` stdout holds exactly one JSON object, also for "no
+plan".
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -55,14 +59,34 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return value
+#: The largest size a model dimension may be given (batch, resolution, sequence length, an ONNX --dim):
+#: ONNX stores dimensions as int64, and far below that a tensor outgrows what byte counts can hold.
+MAX_DIMENSION = 2**31 - 1
+
+
+def _whole_number(maximum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in 1..``maximum``, refused in one line otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{_short(text)} is not a whole number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {_short(text)}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {_short(text)}")
+        return value
+
+    return parse
+
+
+def _short(text: str) -> str:
+    """An argument for a message, cut short: a 400-digit number must not fill the terminal."""
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+
+
+_dimension = _whole_number(MAX_DIMENSION)
 
 
 def _positive_float(text: str) -> float:
@@ -85,7 +109,10 @@ def _dim_binding(text: str) -> tuple[str, int]:
     name, sep, value = text.rpartition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=SIZE (e.g. batch=1), got {text!r}")
-    return name, _positive_int(value)
+    try:
+        return name, _dimension(value)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{name}: {exc}") from None
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,9 +127,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=SIZE",
         help="--onnx models: size of a symbolic input dimension (repeat: --dim batch=1 --dim seq=128)",
     )
-    parser.add_argument("--batch-size", type=_positive_int, help="zoo models: batch size (default 1)")
-    parser.add_argument("--resolution", type=_positive_int, help="zoo image models: input side in pixels")
-    parser.add_argument("--seq-len", type=_positive_int, help="zoo transformer/bert: sequence length")
+    parser.add_argument("--batch-size", type=_dimension, help="zoo models: batch size (default 1)")
+    parser.add_argument("--resolution", type=_dimension, help="zoo image models: input side in pixels")
+    parser.add_argument("--seq-len", type=_dimension, help="zoo transformer/bert: sequence length")
     parser.add_argument("--profile", required=True, help="a profile key (see `profiles`) or a .toml file")
 
 
@@ -136,7 +163,7 @@ def _add_solver_arguments(parser: argparse.ArgumentParser, *, per: str) -> None:
         default=OPTIMAL_GAP,
         help=f"relative optimality gap at which the solver stops (default {OPTIMAL_GAP:g}, what counts as optimal)",
     )
-    parser.add_argument("--threads", type=_positive_int, default=1, help=f"solver threads{per} (default 1)")
+    parser.add_argument("--threads", type=_whole_number(1024), default=1, help=f"solver threads{per} (default 1)")
     parser.add_argument(
         "--method",
         choices=[m.value for m in Method],
@@ -187,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grid.add_argument(
         "--points",
-        type=_positive_int,
+        type=_whole_number(10_000),
         metavar="N",
         help="N budgets spaced geometrically from the least RAM any plan needs to the plain peak",
     )
@@ -202,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_solver_arguments(sweep, per=" per point")
     sweep.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=_whole_number(1024),
         default=os.cpu_count() or 1,
         metavar="N",
         help="points solved in parallel, one worker process each (default: the number of CPUs)",
@@ -216,9 +243,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: handled exactly like Ctrl-C (a :class:`KeyboardInterrupt`, so every
+    cleanup that stops solver processes on Ctrl-C runs), remembering which signal it was."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _on_stop_signal(signum: int, _frame: object) -> None:
+    """Raise :class:`Stopped` in the main thread. Further stop signals are ignored from here on, so a
+    second one cannot cut short the cleanup that ends the solver processes (it takes milliseconds)."""
+    for s in _STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+def _exit_code(exc: KeyboardInterrupt) -> int:
+    """128 + the signal's number, the shell's convention (a plain Ctrl-C is SIGINT: 130)."""
+    return 128 + getattr(exc, "signum", signal.SIGINT)
+
+
+def _signal_name(exc: KeyboardInterrupt) -> str:
+    return signal.Signals(_exit_code(exc) - 128).name
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
+    # Signal handlers can only be set from the main thread (a script may call main() from another).
+    is_main = threading.current_thread() is threading.main_thread()
+    handlers = {s: signal.signal(s, _on_stop_signal) for s in _STOP_SIGNALS} if is_main else {}
     try:
         if args.command == "solve":
             return _solve(args)
@@ -232,9 +291,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PoetError as exc:
         print(f"poet: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("poet: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        print(f"poet: interrupted by {_signal_name(exc)}", file=sys.stderr)
+        return _exit_code(exc)
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
 
 
 def _load_graph(args: argparse.Namespace) -> TrainingGraph:
@@ -382,10 +444,13 @@ def _sweep(args: argparse.Namespace) -> int:
     try:
         with progress:
             solve_points(problems, _options(args), jobs=args.jobs, on_point=record)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         write_sweep_csv(points, args.csv)
-        print(f"interrupted: {len(points)} of {len(problems)} points written to {args.csv}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(
+            f"interrupted by {_signal_name(exc)}: {len(points)} of {len(problems)} points written to {args.csv}",
+            file=sys.stderr,
+        )
+        return _exit_code(exc)
     optimal = sum(p.status == SolveStatus.OPTIMAL for p in points)
     feasible = sum(p.status == SolveStatus.FEASIBLE for p in points)
     lines = [

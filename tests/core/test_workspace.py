@@ -178,6 +178,10 @@ def _edit_flop(data: dict[str, Any]) -> None:
         (_set("model", "zoo_name", "alexnet"), "model.zoo_name is 'alexnet', not a zoo model"),
         (_set("model", "params", {"seq_len": 4}), "model.params.seq_len is not a parameter of linear"),
         (_set("model", "params", {"batch_size": 0}), "model.params.batch_size must be an integer >= 1, got 0"),
+        (
+            _set("model", "params", {"batch_size": 10**9}),
+            "model.params (batch_size=1000000000) build a linear graph other than the embedded model.graph",
+        ),
         (_set("model", "graph_path", "x.json"), "model.zoo_name or model.graph_path must be set, and not both"),
         (_edit_flop, "model.graph.sha256 is"),
         (_set("pinned", "tight"), "pinned must be a list of pinned plans"),

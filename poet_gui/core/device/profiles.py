@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,7 @@ class ProfileField:
     attr: str
     kind: Literal["text", "number", "count"]  # non-empty string / finite float > 0 / integer > 0
     is_required: bool = True
+    is_divisor: bool = False  # costs divide by it (a rate): its reciprocal must be finite too
 
     @property
     def label(self) -> str:
@@ -100,16 +102,16 @@ class ProfileField:
 # The single description of the format: parsing, validation and writing all follow it, in this order.
 PROFILE_FIELDS: tuple[ProfileField, ...] = (
     ProfileField("", "name", "name", "text"),
-    ProfileField("compute", "flop_per_s", "compute_flop_per_s", "number"),
-    ProfileField("compute", "flop_per_j", "compute_flop_per_j", "number"),
+    ProfileField("compute", "flop_per_s", "compute_flop_per_s", "number", is_divisor=True),
+    ProfileField("compute", "flop_per_j", "compute_flop_per_j", "number", is_divisor=True),
     ProfileField("compute", "power_w", "compute_power_w", "number", is_required=False),
     ProfileField("compute", "bytes_per_element", "bytes_per_element", "count"),
     ProfileField("memory", "ram_bytes", "ram_bytes", "count", is_required=False),
     ProfileField("storage", "power_w", "paging_power_w", "number"),
     ProfileField("storage.page_in", "latency_s", "pagein_latency_s", "number"),
-    ProfileField("storage.page_in", "bytes_per_s", "pagein_bytes_per_s", "number"),
+    ProfileField("storage.page_in", "bytes_per_s", "pagein_bytes_per_s", "number", is_divisor=True),
     ProfileField("storage.page_out", "latency_s", "pageout_latency_s", "number"),
-    ProfileField("storage.page_out", "bytes_per_s", "pageout_bytes_per_s", "number"),
+    ProfileField("storage.page_out", "bytes_per_s", "pageout_bytes_per_s", "number", is_divisor=True),
 )
 _TABLES: tuple[str, ...] = ("", "compute", "memory", "storage", "storage.page_in", "storage.page_out")
 
@@ -260,11 +262,23 @@ def _checked_value(source: str, field: ProfileField, value: object) -> str | flo
         number = float(value)
     except OverflowError:
         number = math.inf
-    if not math.isfinite(number):
-        raise ProfileError(f"{where} must be finite, got {value!r}")
-    if number <= 0:
-        raise ProfileError(f"{where} must be > 0, got {value!r}")
+    if why := figure_problem(field, number):
+        raise ProfileError(f"{where} {why}, got {value!r}")
     return number
+
+
+def figure_problem(field: ProfileField, number: float) -> str:
+    """Why ``number`` cannot be the figure ``field`` ("" if it can): every figure is finite and > 0,
+    and a rate that costs divide by must have a finite reciprocal. A denormal rate such as
+    ``flop_per_s = 1e-320`` passes "> 0" yet makes every runtime infinite, and a plan "optimal" in
+    infinite time would then reach files as invalid JSON. Shared by profile files and plan files."""
+    if not math.isfinite(number):
+        return "must be finite"
+    if number <= 0:
+        return "must be > 0"
+    if field.is_divisor and not math.isfinite(1.0 / number):
+        return f"must be at least {sys.float_info.min:.3g} (costs divide by it, and 1/{number!r} is not finite)"
+    return ""
 
 
 def _toml_value(field: ProfileField, value: str | float | int) -> str:

@@ -27,10 +27,10 @@ import numpy as np
 
 from poet_gui import __version__
 from poet_gui.core.atomic import write_text_atomic
-from poet_gui.core.device.profiles import PROFILE_FIELDS, DeviceProfile
+from poet_gui.core.device.profiles import PROFILE_FIELDS, DeviceProfile, figure_problem
 from poet_gui.core.errors import GraphError, PlanFormatError, ScheduleError
 from poet_gui.core.model.graph import TrainingGraph
-from poet_gui.core.model.graph_io import _graph_from_json, graph_to_json
+from poet_gui.core.model.graph_io import JSON_TOO_DEEP, _graph_from_json, graph_to_json
 from poet_gui.core.schedule.operations import Action, Operation, build_operations
 from poet_gui.core.schedule.plan import OPTIMAL_GAP, Decisions, Plan, SolveStatus
 from poet_gui.core.schedule.problem import Problem, Switches, make_problem
@@ -189,11 +189,15 @@ def read_json_document(path: Path, what: str) -> object:
         raise PlanFormatError(f"{path}: not UTF-8 text: {exc}") from None
     try:
         return json.loads(text)
+    except RecursionError:
+        raise PlanFormatError(f"{path}: not a readable {what}: {JSON_TOO_DEEP}") from None
     except json.JSONDecodeError as exc:
         raise PlanFormatError(
             f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
             + (" - the file looks truncated" if exc.pos >= len(text.rstrip()) else "")
         ) from None
+    except ValueError as exc:  # an integer of more than 4300 digits: Python refuses to convert it
+        raise PlanFormatError(f"{path}: not a readable {what}: {str(exc).split(';')[0]}") from None
 
 
 def plan_from_json(data: object, source: str) -> PlanFile:
@@ -247,7 +251,7 @@ def plan_from_json(data: object, source: str) -> PlanFile:
         operations = _operations(top, graph)
         sim = _replay(source, problem, decisions, operations)
         if plan.energy_j is not None and not math.isclose(sim.energy_j, plan.energy_j, rel_tol=_FIGURE_RTOL):
-            raise res.fail("energy_j", f"is {plan.energy_j!r} J but the simulator measures {sim.energy_j!r} J")
+            raise res.fail("energy_j", f"is {_num(plan.energy_j)} J but the simulator measures {_num(sim.energy_j)} J")
         simulation = top.object("simulation", _SIM_FLOATS + _SIM_COUNTS)
         _check_figures(simulation, _sim_figures(sim))
         for key in _SIM_COUNTS:
@@ -449,6 +453,8 @@ def _profile(obj: _Object) -> DeviceProfile:
             values[f.attr] = obj.count(f.attr, is_positive=True)
         else:
             values[f.attr] = obj.number(f.attr, sign="positive")
+            if why := figure_problem(f, values[f.attr]):
+                raise obj.fail(f.attr, f"{why}, got {_num(values[f.attr])}")
     return DeviceProfile(
         key=obj.text("key", is_empty_ok=False),
         name=obj.text("name", is_empty_ok=False),
@@ -555,9 +561,11 @@ def _check_gap(res: _Object, plan: Plan) -> None:
     if (stated is None) != (actual is None) or (
         stated is not None and not math.isclose(stated, actual, rel_tol=_FIGURE_RTOL, abs_tol=1e-12)
     ):
-        raise res.fail("gap", f"is {stated!r} but result.energy_j and result.bound_j give {actual!r}")
+        raise res.fail("gap", f"is {_num(stated)} but result.energy_j and result.bound_j give {_num(actual)}")
     if plan.status is SolveStatus.OPTIMAL and (actual is None or actual > OPTIMAL_GAP):
-        raise res.fail("status", f"is 'optimal' but the gap is {actual!r}: optimal needs a proven gap <= {OPTIMAL_GAP}")
+        raise res.fail(
+            "status", f"is 'optimal' but the gap is {_num(actual)}: optimal needs a proven gap <= {OPTIMAL_GAP}"
+        )
 
 
 def _check_figures(obj: _Object, measured: dict[str, float]) -> None:
@@ -565,7 +573,12 @@ def _check_figures(obj: _Object, measured: dict[str, float]) -> None:
     for key, actual in measured.items():
         stated = obj.number(key, sign="any")
         if not math.isclose(stated, actual, rel_tol=_FIGURE_RTOL):
-            raise obj.fail(key, f"is {stated!r} but the file's problem gives {actual!r}")
+            raise obj.fail(key, f"is {_num(stated)} but the file's problem gives {_num(actual)}")
+
+
+def _num(value: float | None) -> str:
+    """A figure for a message, exactly and plainly: ``0.0066``, never numpy's ``np.float64(0.0066)``."""
+    return "null" if value is None else repr(float(value))
 
 
 def _is_int(value: object) -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 from poet_gui import __version__
 from poet_gui.core.atomic import write_text_atomic
 from poet_gui.core.device.profiles import DeviceProfile
-from poet_gui.core.errors import PlanFormatError
+from poet_gui.core.errors import PlanFormatError, PoetError
 from poet_gui.core.files.plan_io import (
     _BUDGET_KEYS,
     _LINE_WIDTH,
@@ -47,7 +47,7 @@ from poet_gui.core.files.plan_io import (
 )
 from poet_gui.core.model.graph import TrainingGraph
 from poet_gui.core.model.graph_io import graph_to_json
-from poet_gui.core.model.zoo import list_models
+from poet_gui.core.model.zoo import build_model, list_models
 from poet_gui.core.schedule.problem import Switches
 from poet_gui.core.solve.milp import SolverOptions
 from poet_gui.core.solve.planner import VerifiedPlan
@@ -137,7 +137,7 @@ def file_format(path: Path) -> str | None:
     """
     try:
         data = json.loads(Path(path).read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # ValueError: bad UTF-8 or JSON, a 5000-digit int
         return None
     value = data.get("format") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None
@@ -261,6 +261,8 @@ def workspace_from_json(data: object, source: str) -> Workspace:
     if (zoo_name is None) == (graph_path is None):
         raise model.fail("zoo_name", "or model.graph_path must be set, and not both")
     graph = _graph(model, source)
+    if zoo_name is not None:
+        _check_zoo_graph(model, zoo_name, params, graph)
     budgets = top.object("budgets", _BUDGET_KEYS)
     switches = top.object("switches", _SWITCH_KEYS)
     workspace = Workspace(
@@ -308,6 +310,24 @@ def _zoo_model(model: _Object) -> tuple[str | None, tuple[tuple[str, int], ...]]
         raise model.fail(f"params.{unknown[0]}", f"is not a parameter of {name} (allowed: {', '.join(allowed)})")
     params = model.object("params", tuple(raw_params))
     return name, tuple((key, params.count(key, is_positive=True)) for key in raw_params)
+
+
+def _check_zoo_graph(model: _Object, name: str, params: tuple[tuple[str, int], ...], graph: TrainingGraph) -> None:
+    """The embedded graph is what the session plans, and ``params`` are what the model panel shows and
+    what any later change of a parameter starts from: the two must describe the same model. A file
+    whose ``params.batch_size`` says 10**9 beside a batch-1 graph is refused rather than showing one
+    model while planning another."""
+    shown = ", ".join(f"{k}={v}" for k, v in params) or "its defaults"
+    try:
+        built = build_model(name, **dict(params))
+    except PoetError as exc:
+        raise model.fail("params", f"({shown}) cannot build {name}: {exc}") from None
+    if graph_sha256(built) != graph_sha256(graph):
+        raise model.fail(
+            "params",
+            f"({shown}) build a {name} graph other than the embedded model.graph, which the plans were made for: "
+            "the two must describe the same model",
+        )
 
 
 def _pins(top: _Object, source: str) -> tuple[PinnedPlan, ...]:

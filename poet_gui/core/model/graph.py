@@ -19,6 +19,18 @@ import numpy as np
 
 from poet_gui.core.errors import GraphError
 
+#: The most elements one tensor may have: 2**50 elements of 8 bytes is 2**53 bytes, the largest byte
+#: count a float64 holds exactly (costs and the MILP work in float64).
+MAX_ELEMENTS = 2**50
+
+
+#: The largest graph the planner takes; a larger one is refused as it is built or read. Plans are
+#: ``(T, T)`` decision matrices and the MILP has about 5 T**2 columns, so memory and time grow with the
+#: square of the node count: on the 2-core development machine a 1,000-node chain took 27 s and
+#: 2.6 GiB to plan (windowed) and a 3,000-node one did not finish in 5 minutes. The largest zoo
+#: model, resnet50, has 335 nodes.
+MAX_NODES = 1_000
+
 
 @dataclass(frozen=True, slots=True)
 class Node:
@@ -118,6 +130,7 @@ def build_graph(name: str, nodes: Sequence[Node], *, source: str = "graph") -> T
     """
     if not nodes:
         raise GraphError(f"{source}: the graph has no nodes")
+    check_size(source, len(nodes))
     seen: dict[str, int] = {}
     cleaned: list[Node] = []
     for i, node in enumerate(nodes):
@@ -130,7 +143,13 @@ def build_graph(name: str, nodes: Sequence[Node], *, source: str = "graph") -> T
         _check_number(where, "flop", node.flop)
         _check_number(where, "param_count", node.param_count)
         if any((not isinstance(d, int)) or isinstance(d, bool) or d <= 0 for d in node.out_shape):
-            raise GraphError(f"{where}: out_shape must hold positive integers, got {list(node.out_shape)}")
+            raise GraphError(f"{where}: out_shape must hold positive integers, got {_short(list(node.out_shape))}")
+        if node.out_elements > MAX_ELEMENTS:
+            raise GraphError(
+                f"{where}: out_shape {_short(list(node.out_shape))} has about 10^{math.log10(node.out_elements):.0f} "
+                f"elements, more "
+                f"than the {MAX_ELEMENTS:,} a tensor may have (byte counts must stay exact in float64)"
+            )
         inputs: list[int] = []
         for u in node.inputs:
             if not isinstance(u, int) or isinstance(u, bool) or not 0 <= u < len(nodes):
@@ -148,11 +167,37 @@ def build_graph(name: str, nodes: Sequence[Node], *, source: str = "graph") -> T
     return TrainingGraph(name=name, nodes=tuple(cleaned))
 
 
+def check_size(source: str, count: int) -> None:
+    """Refuse a graph of more than :data:`MAX_NODES` nodes, before anything is built for it."""
+    if count > MAX_NODES:
+        raise GraphError(
+            f"{source}: {count:,} nodes is more than the planner handles ({MAX_NODES:,}): a plan decides each "
+            f"of 5 actions per node per stage, so its model grows with nodes squared ({5 * count**2:,} decisions here)"
+        )
+
+
 def _check_number(where: str, field_name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise GraphError(f"{where}: {field_name} must be a finite number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _is_finite(value):
+        raise GraphError(f"{where}: {field_name} must be a finite number, got {_short(value)}")
     if value < 0:
         raise GraphError(f"{where}: {field_name} must be >= 0, got {value!r}")
+
+
+def _is_finite(value: float) -> bool:
+    """Finite as a float64: an integer beyond 1.8e308 (JSON allows 10**400) is not a figure of a model."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _short(value: object) -> str:
+    """A value for a message, cut short: a 400-digit integer must not make a 400-character line."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of more digits than Python converts to text
+        return "a number too long to show"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _stage_order(nodes: Sequence[Node], source: str) -> list[int]:

@@ -22,8 +22,10 @@ from typing import Any
 
 from poet_gui.core.atomic import write_text_atomic
 from poet_gui.core.errors import GraphError
-from poet_gui.core.model.graph import Node, TrainingGraph, build_graph
+from poet_gui.core.model.graph import Node, TrainingGraph, build_graph, check_size
 
+#: Why a parser gives up on JSON nested thousands of levels deep (Python's parser recurses per level).
+JSON_TOO_DEEP = "its JSON is nested too deeply to parse (no graph, plan or workspace nests more than a few levels)"
 _NODE_FIELDS = ("id", "name", "op", "backward", "flop", "out_shape", "param_count", "inputs")
 
 
@@ -33,15 +35,21 @@ def load_graph_file(path: Path) -> TrainingGraph:
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise GraphError(f"{path}: no such graph file") from None
+        # Not "no such graph file": the app opens graph, plan and workspace files alike through here
+        # when the file's content cannot say which it is, and a missing file has no content.
+        raise GraphError(f"{path}: no such file") from None
     except OSError as exc:
         raise GraphError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise GraphError(f"{path}: not UTF-8 text: {exc}") from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise GraphError(f"{path}: not a readable graph file: {JSON_TOO_DEEP}") from None
     except json.JSONDecodeError as exc:
         raise GraphError(f"{path}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except ValueError as exc:  # an integer of more than 4300 digits: Python refuses to convert it
+        raise GraphError(f"{path}: not a readable graph file: {str(exc).split(';')[0]}") from None
     return _graph_from_json(data, str(path), default_name=path.stem)
 
 
@@ -87,6 +95,7 @@ def _graph_from_json(data: object, source: str, *, default_name: str) -> Trainin
     if not isinstance(raw_nodes, list):
         raise GraphError(f"{source}: nodes must be a list, got {type(raw_nodes).__name__}")
 
+    check_size(source, len(raw_nodes))
     checked = [_checked_node(source, i, raw) for i, raw in enumerate(raw_nodes)]
     position: dict[int, int] = {}
     for i, (node_id, node, _) in enumerate(checked):

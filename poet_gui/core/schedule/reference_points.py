@@ -9,7 +9,7 @@ import numpy as np
 
 from poet_gui.core.device.profiles import DeviceProfile
 from poet_gui.core.model.graph import TrainingGraph
-from poet_gui.core.schedule.operations import build_operations
+from poet_gui.core.schedule.operations import Action, Operation
 from poet_gui.core.schedule.plan import Decisions
 from poet_gui.core.schedule.problem import Problem, Switches, make_problem
 from poet_gui.core.schedule.simulate import simulate
@@ -39,6 +39,26 @@ def plain_decisions(graph: TrainingGraph) -> Decisions:
     return Decisions.of(np.eye(n, dtype=bool), resident, none, none, none)
 
 
+def plain_operations(graph: TrainingGraph) -> tuple[Operation, ...]:
+    """The operation list of :func:`plain_decisions`, built in O(nodes + edges) time and memory.
+
+    The reference points need only this list, and the dense ``(T, T)`` matrices would cost T**2
+    bytes each (6 GiB for a 20,000-node chain) before :func:`~poet_gui.core.schedule.problem.make_problem`
+    could refuse a graph that large. Equal to ``build_operations(graph, plain_decisions(graph))``
+    (a test checks it on every zoo model): stage ``t`` computes node ``t``, frees each input whose
+    last consumer is ``t`` in input order, and at the stage end frees ``t`` itself if nothing reads it.
+    """
+    last_use = graph.last_use
+    n = len(graph)
+    ops: list[Operation] = []
+    for t, node in enumerate(graph.nodes):
+        ops.append(Operation(t, Action.COMPUTE, t))
+        ops.extend(Operation(t, Action.FREE, i) for i in node.inputs if last_use[i] == t)
+        if last_use[t] == t and t + 1 < n:
+            ops.append(Operation(t, Action.FREE, t))
+    return tuple(ops)
+
+
 def min_ram_bytes(problem: Problem) -> float:
     """The largest single step's working set: a node's output plus all its inputs.
 
@@ -61,7 +81,7 @@ def reference_points_of(
 
 def reference_points(problem: Problem) -> ReferencePoints:
     """Measure the plain schedule with the simulator and derive the minimum RAM."""
-    sim = simulate(problem, build_operations(problem.graph, plain_decisions(problem.graph)), budget_bytes=math.inf)
+    sim = simulate(problem, plain_operations(problem.graph), budget_bytes=math.inf)
     return ReferencePoints(
         plain_energy_j=sim.energy_j,
         plain_runtime_s=sim.compute_s,

@@ -3,7 +3,8 @@
 Why a process and not a thread: measured here, CBC ignored its time limit and SIGINT for minutes on a
 150k-variable model, and HiGHS ignored ``cancelSolve()`` and its time limit for over a minute, so an
 in-process interrupt is not a cancel. The child runs in its own process group, so killing the group
-also ends any solver binary it started (PuLP runs CBC as a subprocess); nothing is left behind.
+also ends any solver binary it started (PuLP runs CBC as a subprocess); nothing is left behind. A
+child whose requester died without killing it (``kill -9``) ends itself (:mod:`orphan_guard`), quietly.
 
 Qt-free: the app wraps :class:`SolveProcess` in a worker thread; scripts and tests use it directly.
 """
@@ -23,6 +24,7 @@ from poet_gui.core.schedule.plan import Plan, SolveStatus
 from poet_gui.core.schedule.problem import Problem
 from poet_gui.core.schedule.reference_points import reference_points
 from poet_gui.core.solve.milp import Progress, SolverOptions
+from poet_gui.core.solve.orphan_guard import end_group, end_with
 from poet_gui.core.solve.planner import VerifiedPlan, plan_problem
 
 # forkserver: forks come from a clean single-threaded server (safe beside Qt's threads) that has the
@@ -73,7 +75,7 @@ class SolveProcess:
     def start(self) -> None:
         recv, send = _CONTEXT.Pipe(duplex=False)
         process = _CONTEXT.Process(
-            target=_child_main, args=(send, self._problem, self._options), daemon=True, name="poet-solve"
+            target=_child_main, args=(send, self._problem, self._options, os.getpid()), daemon=True, name="poet-solve"
         )
         try:
             process.start()
@@ -153,16 +155,23 @@ def solve_with_deadline(problem: Problem, options: SolverOptions, *, grace_s: fl
     return VerifiedPlan(plan, None, reference_points(problem))
 
 
-def _child_main(conn: Connection, problem: Problem, options: SolverOptions) -> None:
+def _child_main(conn: Connection, problem: Problem, options: SolverOptions, requester_pid: int) -> None:
     os.setsid()  # own process group: kill() reaches solver binaries started from here
+    end_with(requester_pid)
+
+    def send(message: Message) -> None:
+        """A pipe that broke means the requester is gone: end quietly, with any solver binary."""
+        try:
+            conn.send(message)
+        except OSError:  # BrokenPipeError, ConnectionResetError
+            end_group()
+
     try:
-        result = plan_problem(
-            problem, options, on_progress=conn.send, on_interim=lambda quick: conn.send(Interim(quick))
-        )
-        conn.send(Finished(result))
+        result = plan_problem(problem, options, on_progress=send, on_interim=lambda quick: send(Interim(quick)))
+        send(Finished(result))
     except PoetError as exc:
-        conn.send(Failed(str(exc)))
+        send(Failed(str(exc)))
     except Exception:  # a bug: ship the traceback to the parent, which shows it
-        conn.send(Failed(traceback.format_exc(), is_bug=True))
+        send(Failed(traceback.format_exc(), is_bug=True))
     finally:
         conn.close()

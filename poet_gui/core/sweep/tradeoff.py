@@ -26,6 +26,7 @@ from poet_gui.core.errors import SolveError
 from poet_gui.core.schedule.problem import Problem
 from poet_gui.core.schedule.reference_points import ReferencePoints
 from poet_gui.core.solve.milp import SolverOptions
+from poet_gui.core.solve.orphan_guard import end_with
 from poet_gui.core.solve.planner import VerifiedPlan, plan_problem
 
 #: Columns of the sweep CSV, in SI units; empty cells mean "no plan" (or no known gap).
@@ -88,12 +89,15 @@ def solve_points(
     worker is terminated before the exception propagates, so no solver keeps running unseen; the
     points already passed to ``on_point`` are the caller's to keep. Workers ignore SIGINT themselves:
     a Ctrl-C in a terminal reaches the whole process group, and only this process decides what stops.
-    forkserver: workers fork from a clean single-threaded server, safe beside the app's Qt threads.
+    If this process dies without that cleanup (``kill -9``), each worker ends itself with its solver
+    (:mod:`~poet_gui.core.solve.orphan_guard`). forkserver: workers fork from a clean single-threaded
+    server, safe beside the app's Qt threads.
     """
     executor = ProcessPoolExecutor(
         max_workers=max(1, min(jobs, len(problems))),
         mp_context=mp.get_context("forkserver"),
-        initializer=_ignore_sigint,
+        initializer=_worker_setup,
+        initargs=(os.getpid(),),
     )
     points: list[SweepPoint] = []
     try:
@@ -112,11 +116,13 @@ def solve_points(
     return tuple(points)
 
 
-def _ignore_sigint() -> None:
+def _worker_setup(requester_pid: int) -> None:
     """Worker setup: Ctrl-C is the parent's to handle, and each worker leads its own process group
-    so that stopping it also stops any solver binary it started (PuLP runs CBC as a subprocess)."""
+    so that stopping it also stops any solver binary it started (PuLP runs CBC as a subprocess); the
+    group ends itself if ``requester_pid`` dies without stopping it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.setsid()
+    end_with(requester_pid)
 
 
 def _terminate(executor: ProcessPoolExecutor) -> None:
