@@ -49,7 +49,14 @@ from poet_gui.core.solve.solve_process import solve_with_deadline
 from poet_gui.core.sweep.tradeoff import SweepPoint, budget_grid, solve_points, write_sweep_csv
 
 EXIT_PLAN, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-SUBCOMMANDS = ("solve", "verify", "sweep", "models", "profiles")
+#: Each subcommand with its one-line help; main.py's own --help lists them below the app's options.
+SUBCOMMANDS = {
+    "solve": "plan one model on one device under RAM and runtime budgets",
+    "verify": "re-check a plan file with the simulator",
+    "sweep": "solve a grid of RAM budgets and runtime factors; write the trade-off",
+    "models": "list the built-in models with their size",
+    "profiles": "list the device profiles with their figures",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -155,7 +162,7 @@ def _add_solver_arguments(parser: argparse.ArgumentParser, *, per: str) -> None:
         type=_positive_float,
         default=60.0,
         metavar="S",
-        help=f"solver time limit in seconds{per} (default 60)",
+        help=f"solver time limit in seconds{per} (default 60; the app uses 30, as it re-solves on every budget change)",
     )
     parser.add_argument(
         "--gap",
@@ -174,11 +181,15 @@ def _add_solver_arguments(parser: argparse.ArgumentParser, *, per: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="poet", description="POET Studio: plan energy-minimal on-device training.")
+    parser = _Parser(
+        prog="poet",
+        description="POET Studio: plan energy-minimal on-device training.",
+        epilog="Without a subcommand, python main.py opens the app: python main.py --help lists its options.",
+    )
     parser.add_argument("--version", action="version", version=f"POET Studio {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    solve = sub.add_parser("solve", help="plan one model on one device under RAM and runtime budgets")
+    solve = sub.add_parser("solve", help=SUBCOMMANDS["solve"])
     _add_model_arguments(solve)
     solve.add_argument(
         "--ram-budget",
@@ -200,11 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--out", type=Path, metavar="FILE", help="save the plan file (docs/plan-format.md)")
     solve.add_argument("--csv", type=Path, metavar="FILE", help="save the operation list as CSV")
 
-    verify = sub.add_parser("verify", help="re-check a plan file with the simulator")
+    verify = sub.add_parser("verify", help=SUBCOMMANDS["verify"])
     verify.add_argument("plan", type=Path, help="a plan file written by `solve --out` or the app")
     verify.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
 
-    sweep = sub.add_parser("sweep", help="solve a grid of RAM budgets and runtime factors; write the trade-off")
+    sweep = sub.add_parser("sweep", help=SUBCOMMANDS["sweep"])
     _add_model_arguments(sweep)
     grid = sweep.add_mutually_exclusive_group(required=True)
     grid.add_argument(
@@ -237,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--csv", type=Path, required=True, metavar="FILE", help="the trade-off table to write")
     sweep.add_argument("--png", type=Path, metavar="FILE", help="also plot energy against RAM budget as a PNG")
 
-    sub.add_parser("models", help="list the built-in models with their size")
-    profiles = sub.add_parser("profiles", help="list the device profiles with their figures")
+    sub.add_parser("models", help=SUBCOMMANDS["models"])
+    profiles = sub.add_parser("profiles", help=SUBCOMMANDS["profiles"])
     profiles.add_argument("--dir", type=Path, help="profile directory (default: the app's profiles/)")
     return parser
 
@@ -384,7 +395,7 @@ def _solve(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary_dict(result)))
     else:
-        print("\n".join([_summary_text(result), *saved]))
+        print("\n".join([_summary_text(result, options), *saved]))
         if args.schedule and result.sim is not None:
             print(_schedule_text(result))
     return EXIT_PLAN if result.plan.has_schedule else EXIT_NO_PLAN
@@ -416,7 +427,7 @@ def _verify_text(path: Path, plan_file: PlanFile) -> str:
             f", and the simulator replayed its {len(result.sim.operations)} operations within the budgets "
             "and confirms every figure it states."
         )
-    return f"{head}\n\n{_summary_text(result)}"
+    return f"{head}\n\n{_summary_text(result, plan_file.options)}"
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -589,19 +600,32 @@ def summary_dict(result: VerifiedPlan) -> dict[str, object]:
     }
 
 
-def _status_line(result: VerifiedPlan) -> str:
+def _status_line(result: VerifiedPlan, options: SolverOptions | None) -> str:
     plan = result.plan
     if plan.status is SolveStatus.OPTIMAL:
         return f"optimal (proven), {plan.strategy}, {plan.solve_s:.2f} s"
     if plan.status is SolveStatus.FEASIBLE:
         gap = "unknown gap" if plan.gap is None else f"within {format_gap(plan.gap)} of optimal"
         bound = "" if plan.bound_j is None else f", bound {format_energy(plan.bound_j)}"
-        why = plan.message or "stopped at the time limit or the requested gap"
+        why = plan.message or _why_stopped(plan.gap, options)
         return f"feasible, {gap}{bound} ({why}), {plan.strategy}, {plan.solve_s:.2f} s"
     return f"{plan.status.value}: {plan.message}"
 
 
-def _summary_text(result: VerifiedPlan) -> str:
+def _why_stopped(gap: float | None, options: SolverOptions | None) -> str:
+    """Which of the two limits ended a search that proved no optimum."""
+    if options is None:
+        return "stopped before proving an optimum"
+    if gap is not None and gap <= options.rel_gap:
+        return f"reached the requested gap {format_gap(options.rel_gap)}"
+    return f"stopped at the {options.time_limit_s:g} s time limit"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _summary_text(result: VerifiedPlan, options: SolverOptions | None) -> str:
     plan, sim, ref = result.plan, result.sim, result.reference
     p = plan.problem
     lines = [
@@ -613,7 +637,7 @@ def _summary_text(result: VerifiedPlan) -> str:
         f"plain    energy {format_energy(ref.plain_energy_j)}, runtime {format_seconds(ref.plain_runtime_s)}, "
         f"peak RAM {format_bytes(ref.plain_peak_ram_bytes)}; "
         f"least RAM any plan needs {format_bytes(ref.min_ram_bytes)}",
-        f"status   {_status_line(result)}",
+        f"status   {_status_line(result, options)}",
     ]
     if sim is not None:
         lines += [
@@ -622,7 +646,8 @@ def _summary_text(result: VerifiedPlan) -> str:
             f"page-out {format_energy(sim.pageout_j)}",
             f"runtime  {format_seconds(sim.compute_s)} compute + {format_seconds(sim.paging_s)} paging",
             f"memory   peak {format_bytes(sim.peak_ram_bytes)} of {format_bytes(sim.budget_bytes)} budget",
-            f"actions  {sim.recomputes} recomputes, {sim.pageins} page-ins, {sim.pageouts} page-outs; "
+            f"actions  {_count(sim.recomputes, 'recompute')}, {_count(sim.pageins, 'page-in')}, "
+            f"{_count(sim.pageouts, 'page-out')}; "
             "verified by the simulator",
         ]
     return "\n".join(lines)
@@ -639,11 +664,14 @@ def _schedule_text(result: VerifiedPlan) -> str:
 
 
 def _models() -> int:
-    print(f"{'model':<16} {'nodes':>5} {'params':>12}  parameters (defaults)  description")
-    for info in list_models():
-        g = build_model(info.name)
-        params = ", ".join(f"{k}={v}" for k, v in info.defaults.items())
-        print(f"{info.name:<16} {len(g):>5} {g.total_params:>12,.0f}  {params:<21}  {info.description}")
+    rows = [
+        (info.name, build_model(info.name), ", ".join(f"{k}={v}" for k, v in info.defaults.items()), info.description)
+        for info in list_models()
+    ]
+    width = max(len("parameters (defaults)"), *(len(params) for _, _, params, _ in rows))
+    print(f"{'model':<16} {'nodes':>5} {'params':>12}  {'parameters (defaults)':<{width}}  description")
+    for name, graph, params, description in rows:
+        print(f"{name:<16} {len(graph):>5} {graph.total_params:>12,.0f}  {params:<{width}}  {description}")
     return EXIT_PLAN
 
 

@@ -1,7 +1,8 @@
 """Start POET Studio: ``python main.py [options]`` opens the window on a model and a device.
 
-``--screenshot FILE.png`` opens the window offscreen, waits for the final plan, saves a picture of the
-window and exits (for the README and for tests).
+``--screenshot FILE.png`` opens the window offscreen, waits for the final plan (and, with
+``--wait-sweep``, for the background trade-off sweep), saves a picture of the window, prints its path
+and exits (for the README and for tests).
 """
 
 from __future__ import annotations
@@ -24,23 +25,44 @@ RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 DEFAULT_MODEL, DEFAULT_PROFILE = "linear", "m4"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="poet-studio", description="POET Studio: the interactive planner.")
+def build_parser(epilog: str | None = None) -> argparse.ArgumentParser:
+    """The app's options. ``epilog`` lets the launcher list the CLI's subcommands below them, so that
+    ``python main.py --help`` describes both things main.py does."""
+    parser = argparse.ArgumentParser(
+        prog="main.py",
+        description="POET Studio: plan energy-minimal on-device training.\n"
+        "Without a subcommand, main.py opens the app on a model and a device profile, with these options.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"POET Studio {__version__}")
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"zoo model to open (default {DEFAULT_MODEL})")
-    parser.add_argument("--graph", type=Path, help="open a graph file instead of a zoo model")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--resolution", type=int)
-    parser.add_argument("--seq-len", type=int)
+    parser.add_argument("--graph", type=Path, metavar="FILE", help="open a graph file instead of a zoo model")
+    parser.add_argument("--batch-size", type=int, metavar="N", help="the zoo model's batch size")
+    parser.add_argument("--resolution", type=int, metavar="PX", help="the zoo model's input resolution")
+    parser.add_argument("--seq-len", type=int, metavar="N", help="the zoo transformer's sequence length")
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"device profile (default {DEFAULT_PROFILE})")
-    parser.add_argument("--ram-budget", default="45%", help="RAM budget: bytes, with a unit, or %% of plain peak")
-    parser.add_argument("--runtime-budget", type=float, default=1.5, help="runtime budget (x plain pass)")
-    parser.add_argument("--no-paging", action="store_true")
-    parser.add_argument("--no-remat", action="store_true")
+    parser.add_argument(
+        "--ram-budget", default="45%", help="RAM budget: bytes, with a unit, or %% of the plain peak (default 45%%)"
+    )
+    parser.add_argument(
+        "--runtime-budget", type=float, default=1.5, metavar="FACTOR", help="runtime budget (x plain pass, default 1.5)"
+    )
+    parser.add_argument("--no-paging", action="store_true", help="plan without paging")
+    parser.add_argument("--no-remat", action="store_true", help="plan without recomputation")
     parser.add_argument("--solver", choices=[s.value for s in Solver], default=Solver.HIGHS.value)
-    parser.add_argument("--time-limit", type=float, default=30.0, help="solver time limit in seconds")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=30.0,
+        help="solver time limit in seconds (default 30: the app re-solves on every budget change, so it "
+        "stays interactive; the CLI's default is 60)",
+    )
     parser.add_argument("--screenshot", type=Path, metavar="FILE.png", help="save a screenshot once solved, exit")
     parser.add_argument("--size", default="1440x900", help="window size for --screenshot (default 1440x900)")
+    parser.add_argument(
+        "--wait-sweep", action="store_true", help="with --screenshot: also wait for the trade-off sweep"
+    )
     return parser
 
 
@@ -82,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.screenshot is not None:
         width, _, height = args.size.partition("x")
         window.resize(int(width), int(height))
-        pending = {"solve", "sweep"}
+        pending = {"solve", "sweep"} if args.wait_sweep else {"solve"}
 
         def ready(what: str) -> None:
             pending.discard(what)
@@ -100,7 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _save_and_quit(window, path: Path) -> None:
     from PySide6.QtWidgets import QApplication
 
-    if not window.grab().save(str(path)):
+    saved = window.grab().save(str(path))
+    if saved:
+        print(f"saved {path}")
+    else:
         print(f"poet-studio: error: {path}: could not save the screenshot", file=sys.stderr)
     window.close()
-    QApplication.quit()
+    QApplication.exit(0 if saved else 1)

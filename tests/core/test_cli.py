@@ -111,6 +111,10 @@ def test_models_and_profiles_list_their_figures(capsys):
     assert code == EXIT_PLAN
     for name in ("linear", "vgg16", "resnet50", "bert"):
         assert name in out
+    # Issue 16 item 22: every row's description starts in the header's column.
+    lines = out.splitlines()
+    column = lines[0].index("description")
+    assert all(line[column - 2 : column] == "  " and line[column] != " " for line in lines[1:])
     code, out, _ = run_cli(capsys, "profiles")
     assert code == EXIT_PLAN
     assert "FLOP/s" in out and "m4" in out
@@ -195,3 +199,30 @@ def test_main_py_subprocess_prints_clean_json_and_no_traceback():
     assert json.loads(ok.stdout)["status"] == "optimal"
     bad = subprocess.run([*cmd, "--runtime-budget", "-1"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_main_py_help_says_no_subcommand_opens_the_app_and_lists_both():
+    """Issue 16 item 17: one help describes the app's options and the subcommands, without Qt."""
+    done = subprocess.run([sys.executable, "main.py", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert "Without a subcommand, main.py opens the app" in text
+    for option in ("--screenshot", "--size", "--model", "--profile", "--ram-budget", "--wait-sweep"):
+        assert option in text
+    for command in ("solve", "verify", "sweep", "models", "profiles"):
+        assert f"  {command} " in text
+    solve_help = subprocess.run([sys.executable, "main.py", "solve", "--help"], cwd=ROOT, capture_output=True,
+                                text=True)  # fmt: skip
+    assert "the app uses 30" in " ".join(solve_help.stdout.split())
+
+
+def test_a_feasible_status_says_which_limit_stopped_the_search():
+    """Issue 16 item 22: not 'the time limit or the requested gap', but the one that applied."""
+    from poet_gui.cli import _why_stopped
+    from poet_gui.core.solve.milp import SolverOptions
+
+    options = SolverOptions(time_limit_s=30, rel_gap=0.01)
+    assert _why_stopped(0.05, options) == "stopped at the 30 s time limit"
+    assert _why_stopped(None, options) == "stopped at the 30 s time limit"
+    assert _why_stopped(0.004, options) == "reached the requested gap 1.00%"
+    assert _why_stopped(0.05, None) == "stopped before proving an optimum"

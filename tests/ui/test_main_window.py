@@ -216,17 +216,23 @@ def test_gui_thread_never_blocks_while_solving_and_dragging(qtbot, window):
     assert max(gaps) < 0.5, f"GUI thread stalled for {max(gaps) * 1000:.0f} ms"
 
 
-def test_screenshot_command_saves_a_picture(tmp_path):
+def test_screenshot_command_saves_a_picture_prints_its_path_and_does_not_wait_for_the_sweep(tmp_path):
     import subprocess
     import sys
+    import time
 
     out = tmp_path / "shot.png"
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path))
+    started = time.perf_counter()
     done = subprocess.run([sys.executable, "main.py", "--screenshot", str(out), "--time-limit", "20"], cwd=root,
                           env=env, capture_output=True, text=True, timeout=180)  # fmt: skip
+    seconds = time.perf_counter() - started
     assert done.returncode == 0, done.stderr
     assert out.is_file() and out.stat().st_size > 20_000
+    assert done.stdout.strip() == f"saved {out}"
+    # The default linear/m4 plan is proven in well under a second; the sweep used to add ~25 s.
+    assert seconds < 15, f"--screenshot took {seconds:.1f} s: it waited for something other than the plan"
 
 
 def test_onnx_samples_are_listed_and_open_with_their_schedule(qtbot, window):
