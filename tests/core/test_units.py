@@ -44,3 +44,13 @@ def test_profile_notes_are_the_files_comments_and_say_how_the_two_pi_profiles_di
     lines = profile_notes(long).splitlines()
     assert lines[0] == "note 0" and len(lines) == 25 and "16 more lines" in lines[-1]
     assert profile_notes(tmp_path / "missing.toml") == ""
+
+
+def test_energies_read_side_by_side_share_one_unit():
+    """Issue 16 item 22: a zero page-in energy beside microjoules reads 0 µJ, not 0 J."""
+    from poet_gui.core.device.units import format_energy
+
+    assert format_energy(0.0) == "0 J"
+    assert format_energy(0.0, unit_of=455.8e-6) == "0 µJ"
+    assert format_energy(896.2e-9, unit_of=455.8e-6) == "896.2 nJ"  # a non-zero keeps its own
+    assert format_energy(460.7e-6, unit_of=0.0) == "460.7 µJ"

@@ -56,10 +56,13 @@ def format_bytes(n: float) -> str:
     return f"{n / size:.3g} {unit}" if abs(n) / size < 1000 else f"{n / size:,.0f} {unit}"
 
 
-def format_energy(j: float) -> str:
-    """Joules with an SI prefix: ``460.9 µJ``, ``6.599 mJ``, ``119.4 J``."""
+def format_energy(j: float, *, unit_of: float | None = None) -> str:
+    """Joules with an SI prefix: ``460.9 µJ``, ``6.599 mJ``, ``119.4 J``. A zero has no prefix of its
+    own: with ``unit_of`` it takes that value's, so that figures read side by side look alike (``0 µJ``
+    beside ``455.8 µJ``, not ``0 J``)."""
+    scale = unit_of if j == 0 and unit_of else j
     for unit, size in (("J", 1.0), ("mJ", 1e-3), ("µJ", 1e-6), ("nJ", 1e-9)):
-        if abs(j) >= size:
+        if abs(scale) >= size:
             return f"{j / size:.4g} {unit}"
     return f"{j:.3g} J"
 

@@ -72,7 +72,7 @@ class EnergyPlot(PlotWithLegend):
         self._bars.setOpts(x=_X, y0=y0, height=heights)
         values = (plain_energy_j, *parts) if sim is not None else (plain_energy_j, None, None, None)
         for (_, label), name, value in zip(self._legend.items, _NAMES, values, strict=True):
-            label.setText(name if value is None else f"{name}: {format_energy(value)}")
+            label.setText(name if value is None else f"{name}: {format_energy(value, unit_of=plain_energy_j)}")
         self.fit_legends()  # the labels' widths changed with their values
 
         plain_text, plan_text = self._totals
