@@ -27,6 +27,7 @@ from poet_gui.core.device.profiles import list_profiles, load_profile
 from poet_gui.core.device.units import (
     format_bytes,
     format_energy,
+    format_factor,
     format_gap,
     format_overhead,
     format_seconds,
@@ -632,7 +633,8 @@ def _summary_text(result: VerifiedPlan, options: SolverOptions | None) -> str:
         f"model    {p.graph.name}: {len(p.graph)} nodes, parameters {format_bytes(ref.param_bytes)}",
         f"device   {p.profile.key}: {p.profile.name}",
         f"budgets  RAM {format_bytes(p.ram_budget_bytes)} ({p.ram_budget_bytes / ref.plain_peak_ram_bytes:.0%} of "
-        f"plain peak), runtime {p.runtime_factor:g}x plain pass; paging {'on' if p.switches.paging else 'off'}, "
+        f"plain peak), runtime {format_factor(p.runtime_factor)} plain pass; "
+        f"paging {'on' if p.switches.paging else 'off'}, "
         f"recomputation {'on' if p.switches.remat else 'off'}",
         f"plain    energy {format_energy(ref.plain_energy_j)}, runtime {format_seconds(ref.plain_runtime_s)}, "
         f"peak RAM {format_bytes(ref.plain_peak_ram_bytes)}; "

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from poet_gui.core.device.units import format_bytes, format_energy, format_gap, format_seconds
+from poet_gui.core.device.units import format_bytes, format_energy, format_factor, format_gap, format_seconds
 from poet_gui.core.solve.planner import VerifiedPlan
 
 
@@ -56,7 +56,7 @@ FIGURES: tuple[Figure, ...] = (
 #: What the plan was asked for: shown next to the measured figures when two plans are compared.
 BUDGET_FIGURES: tuple[Figure, ...] = (
     Figure("RAM budget", lambda r: r.plan.problem.ram_budget_bytes, format_bytes, True, "RAM the plan may use"),
-    Figure("Runtime budget", lambda r: r.plan.problem.runtime_factor, lambda x: f"{x:g}×", False, "In plain passes"),
+    Figure("Runtime budget", lambda r: r.plan.problem.runtime_factor, format_factor, False, "In plain passes"),
 )
 
 
@@ -74,7 +74,7 @@ def gap_text(result: VerifiedPlan) -> str:
 def inputs_text(result: VerifiedPlan) -> str:
     """What the plan was made for, in one line: model, device, RAM budget and runtime budget."""
     p = result.plan.problem
-    return f"{p.graph.name} · {p.profile.key} · {format_bytes(p.ram_budget_bytes)} · {p.runtime_factor:g}×"
+    return f"{p.graph.name} · {p.profile.key} · {format_bytes(p.ram_budget_bytes)} · {format_factor(p.runtime_factor)}"
 
 
 def switches_text(result: VerifiedPlan) -> str:

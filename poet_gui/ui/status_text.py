@@ -3,7 +3,7 @@ reads about the plan on show (or the solve under way) is decided here, not in th
 
 from __future__ import annotations
 
-from poet_gui.core.device.units import format_bytes, format_energy, format_gap, format_overhead
+from poet_gui.core.device.units import format_bytes, format_energy, format_factor, format_gap, format_overhead
 from poet_gui.core.schedule.plan import SolveStatus
 from poet_gui.ui.plan_figures import unbroken
 from poet_gui.ui.state import Session, SolvePhase
@@ -17,7 +17,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _budgets(ram_bytes: float, factor: float) -> str:
-    return unbroken(f"{format_bytes(ram_bytes)} · {factor:.2f}×")
+    return unbroken(f"{format_bytes(ram_bytes)} · {format_factor(factor)}")
 
 
 def banner_text(session: Session) -> str:

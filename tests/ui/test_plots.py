@@ -223,7 +223,7 @@ def test_tradeoff_reuses_items_per_factor(qtbot) -> None:
     plot.set_points([p for p in points if p.runtime_factor == 1.5])
     assert plot._series[1.2] is series[1.2] and len(series[1.2].points.data) == 0
     legend = [label.text for _, label in plot._legend.items]
-    assert "runtime 1.5x" in legend and "runtime 1.2x" not in legend
+    assert "runtime 1.5×" in legend and "runtime 1.2×" not in legend
 
 
 def test_tradeoff_click_emits_the_point(qtbot) -> None:

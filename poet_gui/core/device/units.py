@@ -56,6 +56,11 @@ def format_bytes(n: float) -> str:
     return f"{n / size:.3g} {unit}" if abs(n) / size < 1000 else f"{n / size:,.0f} {unit}"
 
 
+def format_factor(factor: float) -> str:
+    """A runtime factor as every view writes it: ``1.5×``, ``1.25×``, ``2×``."""
+    return f"{factor:g}×"
+
+
 def format_energy(j: float, *, unit_of: float | None = None) -> str:
     """Joules with an SI prefix: ``460.9 µJ``, ``6.599 mJ``, ``119.4 J``. A zero has no prefix of its
     own: with ``unit_of`` it takes that value's, so that figures read side by side look alike (``0 µJ``

@@ -18,7 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QWidget
 
-from poet_gui.core.device.units import format_bytes, format_energy
+from poet_gui.core.device.units import format_bytes, format_energy, format_factor
 from poet_gui.core.schedule.plan import SolveStatus
 from poet_gui.ui.plots.style import (
     BACKGROUND,
@@ -203,7 +203,8 @@ class TradeoffPlot(PlotWithLegend):
     def _tip(x: float, y: float, data: TradeoffPoint) -> str:
         """Hover text of a point: its budgets, status and energy."""
         energy = f" · {format_energy(data.energy_j)}" if data.energy_j is not None else ""
-        return f"{format_bytes(data.ram_budget_bytes)} · {data.runtime_factor:g}x runtime · {data.status}{energy}"
+        budgets = f"{format_bytes(data.ram_budget_bytes)} · {format_factor(data.runtime_factor)} runtime"
+        return f"{budgets} · {data.status}{energy}"
 
     def _update_legend(self, factors: tuple[float, ...]) -> None:
         """List the factors on show, then the marker key; rebuilt only when the factors change."""
@@ -213,7 +214,8 @@ class TradeoffPlot(PlotWithLegend):
         self._legend.clear()
         for factor in factors:
             color = self._series[factor].color
-            self._legend.addItem(Swatch(brush=color, pen=color, symbol="o", line=True), f"runtime {factor:g}x")
+            swatch = Swatch(brush=color, pen=color, symbol="o", line=True)
+            self._legend.addItem(swatch, f"runtime {format_factor(factor)}")
         seen: set[str] = set()
         for status, (symbol, is_filled) in STATUS_MARKERS.items():
             label = STATUS_LABELS[status]
