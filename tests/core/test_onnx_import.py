@@ -330,7 +330,8 @@ def test_every_operator_with_a_rule_imports_without_estimates_and_plans(tmp_path
     nodes = [
         n("Conv", ["x", "Wc"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
         n("BatchNormalization", ["c", "bs", "bb", "bm", "bv"], ["bn"], name="bn"),
-        n("Relu", ["bn"], ["r"], name="relu"),
+        n("LRN", ["bn"], ["lrn"], name="lrn", size=3),
+        n("Relu", ["lrn"], ["r"], name="relu"),
         n("ConvTranspose", ["r", "Wt"], ["ct"], name="convt", kernel_shape=[2, 2], strides=[2, 2]),
         n("MaxPool", ["ct"], ["mp"], name="maxpool", kernel_shape=[2, 2], strides=[2, 2]),
         n("AveragePool", ["ct"], ["ap"], name="avgpool", kernel_shape=[2, 2], strides=[2, 2]),
@@ -352,7 +353,7 @@ def test_every_operator_with_a_rule_imports_without_estimates_and_plans(tmp_path
         n("ReduceMean", ["tr"], ["rm"], name="reducemean", axes=[3], keepdims=0),
         n("GlobalAveragePool", ["s2"], ["gp"], name="gap"),
         n("GlobalMaxPool", ["s2"], ["gx"], name="gmp"),
-        n("Add", ["gp", "gx"], ["gs"], name="pools"),
+        n("Sum", ["gp", "gx"], ["gs"], name="pools"),
         n("Flatten", ["gs"], ["gf"], name="flatten"),
         n("MatMul", ["rm", "Wm"], ["mm"], name="matmul"),
         n("LayerNormalization", ["mm", "lg", "lb"], ["ln"], name="layernorm", axis=-1),
@@ -630,3 +631,36 @@ def test_pytorch_export(tmp_path: Path) -> None:
     assert graph.total_params == trainable + running_stats
     assert graph.nodes[-1].is_backward and graph.nodes[graph.forward_count - 1].op == "CrossEntropyLoss"
     plan_end_to_end(graph)
+
+
+# --- Sum and LRN: exact rules for the classic CNN exports (issue 13) -------------------------------------
+
+
+def test_sum_and_lrn_have_exact_rules_and_no_estimate_warning(tmp_path: Path) -> None:
+    """x (1, 4, 4, 4) -> 1x1 conv c -> relu a, relu b; s = Sum(a, b, c); l = LRN(s, size 3) -> GAP -> fc.
+    Sum: 2 additions per element, each input's gradient passed on; LRN: (3 + 5)·n forward, and its
+    gradient reads s and l at (3 + 7)·n (docs/onnx-backward.md)."""
+    nodes = [
+        helper.make_node("Conv", ["x", "c.w"], ["c"], name="c", kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["c"], ["a"], name="a"),
+        helper.make_node("Relu", ["c"], ["b"], name="b"),
+        helper.make_node("Sum", ["a", "b", "c"], ["s"], name="s"),
+        helper.make_node("LRN", ["s"], ["l"], name="l", size=3, alpha=1e-4, beta=0.75, bias=1.0),
+        helper.make_node("GlobalAveragePool", ["l"], ["g"], name="g"),
+        helper.make_node("Flatten", ["g"], ["f"], name="f"),
+        helper.make_node("Gemm", ["f", "fc.w", "fc.b"], ["y"], name="fc", transB=1),
+    ]
+    path = save(tmp_path / "sum_lrn.onnx", nodes, [io("x", 1, 4, 4, 4)], [io("y", 1, 2)],
+                [weight("c.w", 4, 4, 1, 1), weight("fc.w", 2, 4), weight("fc.b", 2)])  # fmt: skip
+    imported = load_onnx_graph(path)
+    assert imported.warnings == ()
+    rows = table(imported.graph)
+    n, fmap = 64, (1, 4, 4, 4)
+    assert rows["s"] == ("Sum", fmap, 2 * n, 0, ("a", "b", "c"))
+    assert rows["l"] == ("LRN", fmap, 8 * n, 0, ("s",))
+    assert rows["grad_s"] == ("LRNGrad", fmap, 10 * n, 0, ("grad_l", "l", "s"))
+    # Sum passes dS on to a, b and c, so there is no grad_a or grad_b node: c's gradient is dS plus
+    # the two Relu partials (64 each) and two additions, and reads no Sum input beyond the Relus' own.
+    assert "grad_a" not in rows and "grad_b" not in rows
+    assert rows["grad_c"] == ("Relu+SumGrad", fmap, 4 * n, 0, ("a", "b", "grad_s"))
+    assert_stage_order(imported.graph)

@@ -139,6 +139,13 @@ def _sub(s: OpShapes) -> OpRule:
     return _rule(s.n_out, {0: _pass_on_or_sum(s, 0), 1: InputGrad((), s.n_out + s.broadcast_extra(1))})
 
 
+def _sum(s: OpShapes) -> OpRule:
+    """Sum of k inputs (ResNet, ShuffleNet and DenseNet exports write their skip additions so): k - 1
+    additions per element; each input's gradient is dY, passed on (or summed down where broadcast)."""
+    k = len(s.inputs)
+    return _rule((k - 1) * s.n_out, {i: _pass_on_or_sum(s, i) for i in range(k)})
+
+
 def _pass_on_or_sum(s: OpShapes, i: int) -> InputGrad:
     extra = s.broadcast_extra(i)
     return InputGrad((), extra) if extra else InputGrad((), 0, is_pass_on=True)
@@ -173,6 +180,18 @@ def _normalization(forward: int) -> Callable[[OpShapes], OpRule]:
         return _rule(forward * n, {0: InputGrad((0,), 9 * n), 1: InputGrad((0,), 4 * n), 2: InputGrad((), n)})
 
     return rule
+
+
+def _lrn(s: OpShapes) -> OpRule:
+    """Local response normalisation (AlexNet, Inception): Y = X / D with
+    D = (bias + alpha/size·Σ X²)^beta, the sum over ``size`` neighbouring channels.  Forward per
+    element: square 1, window sum ``size``, scale and shift 2, power 1, divide 1.  The gradient
+    dX = dY/D - (2·alpha·beta/size)·X·Σ_window(dY·Y/(bias + alpha/size·Σ X²)) reads X and Y, from which
+    D = X / Y is re-formed (autodiff engines save D itself, a tensor the size of Y that is not
+    modelled): D 1, dY/D 1, the window's terms 2 + ``size``, scale by X 2, subtract 1."""
+    size = int(s.attrs.get("size", 1))  # type: ignore[call-overload]
+    n = s.n_out
+    return _rule((size + 5) * n, {0: InputGrad((0, OUT), (size + 7) * n)})
 
 
 def _max_pool(s: OpShapes) -> OpRule:
@@ -240,6 +259,7 @@ RULES: Mapping[str, Callable[[OpShapes], OpRule]] = MappingProxyType(
         "Gemm": _gemm,
         "MatMul": _matmul,
         "Add": _add,
+        "Sum": _sum,
         "Sub": _sub,
         "Mul": _mul,
         "Div": _div,
@@ -259,6 +279,7 @@ RULES: Mapping[str, Callable[[OpShapes], OpRule]] = MappingProxyType(
         "Dropout": _unary(1, (OUT,), 1),
         "BatchNormalization": _normalization(2),
         "LayerNormalization": _normalization(8),
+        "LRN": _lrn,
         "MaxPool": _max_pool,
         "AveragePool": _average_pool,
         "GlobalAveragePool": _global_pool,
