@@ -34,7 +34,7 @@ from poet_gui.core.device.units import (
     parse_bytes,
 )
 from poet_gui.core.errors import PoetError
-from poet_gui.core.files.plan_io import VERSION, PlanFile, read_plan, save_plan
+from poet_gui.core.files.plan_io import PlanFile, read_plan, save_plan
 from poet_gui.core.files.schedule_export import write_operations_csv
 from poet_gui.core.model.graph import TrainingGraph
 from poet_gui.core.model.graph_io import load_graph_file
@@ -396,7 +396,7 @@ def _verify(args: argparse.Namespace) -> int:
     plan_file = read_plan(args.plan)
     result = plan_file.result
     if args.json:
-        header = {"file": str(args.plan), "format_version": VERSION, "created_by": plan_file.created_by}
+        header = {"file": str(args.plan), "format_version": plan_file.version, "created_by": plan_file.created_by}
         print(json.dumps(header | summary_dict(result)))
     else:
         print(_verify_text(args.plan, plan_file))
@@ -406,7 +406,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _verify_text(path: Path, plan_file: PlanFile) -> str:
     result = plan_file.result
     head = (
-        f"{path}: a valid plan file (format version {VERSION}, written by {plan_file.created_by}); "
+        f"{path}: a valid plan file (format version {plan_file.version}, written by {plan_file.created_by}); "
         "its graph matches the SHA-256 it states"
     )
     if result.sim is None:
