@@ -586,6 +586,8 @@ def summary_dict(result: VerifiedPlan) -> dict[str, object]:
         "plain_runtime_s": ref.plain_runtime_s,
         "plain_peak_ram_bytes": ref.plain_peak_ram_bytes,
         "param_bytes": ref.param_bytes,
+        "fits_device": result.fit.fits_device,
+        "warnings": list(result.fit.warnings),
     }
 
 
@@ -625,7 +627,24 @@ def _summary_text(result: VerifiedPlan) -> str:
             f"actions  {sim.recomputes} recomputes, {sim.pageins} page-ins, {sim.pageouts} page-outs; "
             "verified by the simulator",
         ]
-    return "\n".join(lines)
+    return "\n".join(lines + _warning_lines(result))
+
+
+def _warning_lines(result: VerifiedPlan) -> list[str]:
+    """``warning: ...`` for what a user must know before putting the plan on the device, with the
+    option that fixes it: a verified plan is only as real as the budget it was given."""
+    warnings = result.fit.warnings
+    if not warnings:
+        return []
+    p = result.plan.problem
+    ram = format_bytes(p.profile.ram_bytes or 0)
+    if p.costs.param_bytes >= (p.profile.ram_bytes or 0):
+        fix = "the parameters alone fill the device's RAM: no plan for this model fits it"
+    elif p.switches.budget_includes_params:
+        fix = f"lower --ram-budget to at most {ram}"
+    else:
+        fix = f"--budget-includes-params with --ram-budget {ram} or less counts the parameters in the budget"
+    return [f"warning: {w}" for w in warnings] + [f"         ({fix})"]
 
 
 def _schedule_text(result: VerifiedPlan) -> str:

@@ -31,7 +31,6 @@ from poet_gui.core.device.profiles import PROFILE_FIELDS, DeviceProfile, figure_
 from poet_gui.core.errors import GraphError, PlanFormatError, ScheduleError
 from poet_gui.core.model.graph import TrainingGraph
 from poet_gui.core.model.graph_io import JSON_TOO_DEEP, _graph_from_json, graph_to_json
-from poet_gui.core.schedule.device_fit import device_fit
 from poet_gui.core.schedule.operations import Action, Operation, build_operations
 from poet_gui.core.schedule.plan import OPTIMAL_GAP, Decisions, Plan, SolveStatus
 from poet_gui.core.schedule.problem import Problem, Switches, make_problem
@@ -159,8 +158,7 @@ def plan_to_json(result: VerifiedPlan, *, options: SolverOptions | None = None) 
 
 def _fit_json(result: VerifiedPlan) -> dict[str, Any]:
     """Whether the plan fits the device's RAM with the parameters, and the warnings that follow."""
-    p = result.plan.problem
-    fit = device_fit(p.profile, None if result.sim is None else result.sim.peak_ram_bytes, p.costs.param_bytes)
+    fit = result.fit
     return {"fits_device": fit.fits_device, "warnings": list(fit.warnings)}
 
 
