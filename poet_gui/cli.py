@@ -35,7 +35,7 @@ from poet_gui.core.device.units import (
     parse_bytes,
 )
 from poet_gui.core.errors import PoetError
-from poet_gui.core.files.plan_io import VERSION, PlanFile, read_plan, save_plan
+from poet_gui.core.files.plan_io import PlanFile, read_plan, save_plan
 from poet_gui.core.files.schedule_export import write_operations_csv
 from poet_gui.core.model.graph import TrainingGraph
 from poet_gui.core.model.graph_io import load_graph_file
@@ -408,7 +408,7 @@ def _verify(args: argparse.Namespace) -> int:
     plan_file = read_plan(args.plan)
     result = plan_file.result
     if args.json:
-        header = {"file": str(args.plan), "format_version": VERSION, "created_by": plan_file.created_by}
+        header = {"file": str(args.plan), "format_version": plan_file.version, "created_by": plan_file.created_by}
         print(json.dumps(header | summary_dict(result)))
     else:
         print(_verify_text(args.plan, plan_file))
@@ -418,7 +418,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _verify_text(path: Path, plan_file: PlanFile) -> str:
     result = plan_file.result
     head = (
-        f"{path}: a valid plan file (format version {VERSION}, written by {plan_file.created_by}); "
+        f"{path}: a valid plan file (format version {plan_file.version}, written by {plan_file.created_by}); "
         "its graph matches the SHA-256 it states"
     )
     if result.sim is None:
@@ -598,6 +598,8 @@ def summary_dict(result: VerifiedPlan) -> dict[str, object]:
         "plain_runtime_s": ref.plain_runtime_s,
         "plain_peak_ram_bytes": ref.plain_peak_ram_bytes,
         "param_bytes": ref.param_bytes,
+        "fits_device": result.fit.fits_device,
+        "warnings": list(result.fit.warnings),
     }
 
 
@@ -652,7 +654,24 @@ def _summary_text(result: VerifiedPlan, options: SolverOptions | None) -> str:
             f"{_count(sim.pageouts, 'page-out')}; "
             "verified by the simulator",
         ]
-    return "\n".join(lines)
+    return "\n".join(lines + _warning_lines(result))
+
+
+def _warning_lines(result: VerifiedPlan) -> list[str]:
+    """``warning: ...`` for what a user must know before putting the plan on the device, with the
+    option that fixes it: a verified plan is only as real as the budget it was given."""
+    warnings = result.fit.warnings
+    if not warnings:
+        return []
+    p = result.plan.problem
+    ram = format_bytes(p.profile.ram_bytes or 0)
+    if p.costs.param_bytes >= (p.profile.ram_bytes or 0):
+        fix = "the parameters alone fill the device's RAM: no plan for this model fits it"
+    elif p.switches.budget_includes_params:
+        fix = f"lower --ram-budget to at most {ram}"
+    else:
+        fix = f"--budget-includes-params with --ram-budget {ram} or less counts the parameters in the budget"
+    return [f"warning: {w}" for w in warnings] + [f"         ({fix})"]
 
 
 def _schedule_text(result: VerifiedPlan) -> str:

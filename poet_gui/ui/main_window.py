@@ -10,15 +10,18 @@ drive the window through them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QSplitter,
     QVBoxLayout,
@@ -26,17 +29,19 @@ from PySide6.QtWidgets import (
 )
 
 from poet_gui.core.device.profiles import DeviceProfile
+from poet_gui.core.device.units import format_bytes
 from poet_gui.core.errors import PoetError
 from poet_gui.core.schedule.problem import Switches
 from poet_gui.core.solve.milp import SolverOptions
 from poet_gui.ui.about import show_about
 from poet_gui.ui.file_controller import FileController
 from poet_gui.ui.pins_controller import PinsController
+from poet_gui.ui.plan_figures import unbroken
 from poet_gui.ui.plots import EnergyPlot, MemoryPlot, TimelinePlot, TradeoffPlot
 from poet_gui.ui.recent_files import RecentFilesMenu
 from poet_gui.ui.solve_controller import SolveController
 from poet_gui.ui.state import AppState, ModelSource, Session, SolvePhase, session_for
-from poet_gui.ui.status_text import banner_text, status_text
+from poet_gui.ui.status_text import banner_text, params_budget_offer, status_text
 from poet_gui.ui.widgets.budget_panel import BudgetPanel
 from poet_gui.ui.widgets.device_panel import DevicePanel
 from poet_gui.ui.widgets.model_panel import ModelPanel
@@ -55,6 +60,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("POET Studio")
         self.setAcceptDrops(True)
         self._shown_result: object = None  # the result the plots show, to redraw only on a new one
+        self._params_offer: float | None = None  # the budget the banner's button would set
         self.solver = SolveController(state, self)
 
         self.model_panel = ModelPanel()
@@ -99,10 +105,22 @@ class MainWindow(QMainWindow):
         self._banner.setWordWrap(True)
         self._banner.setObjectName("banner")
         self._banner.setVisible(False)
+        # The banner's one action: a plan that overflows the device offers to count the parameters in
+        # a budget the device can hold (the "Budget includes parameters" switch).
+        self._params_button = QPushButton()
+        self._params_button.setToolTip(
+            "Turn on “Budget includes parameters” and set the RAM budget to the device's RAM, so the plan "
+            "holds activations and parameters together in the device itself"
+        )
+        self._params_button.setVisible(False)
+        self._params_button.clicked.connect(self._on_params_button_clicked)
+        banner_row = QHBoxLayout()
+        banner_row.addWidget(self._banner, 1)
+        banner_row.addWidget(self._params_button, 0, Qt.AlignmentFlag.AlignVCenter)
         center = QWidget()
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(4, 4, 4, 4)
-        center_layout.addWidget(self._banner)
+        center_layout.addLayout(banner_row)
         center_layout.addWidget(plots, 1)
         self._splitters = {"main": QSplitter(Qt.Orientation.Horizontal), "plots": plots}
         main = self._splitters["main"]
@@ -337,6 +355,23 @@ class MainWindow(QMainWindow):
         text = banner_text(session)
         self._banner.setText(text)
         self._banner.setVisible(bool(text))
+        budget = params_budget_offer(session)
+        self._params_offer = budget
+        if budget is not None:
+            self._params_button.setText(f"Count parameters in a {unbroken(format_bytes(budget))} budget")
+        self._params_button.setVisible(budget is not None)
+
+    @Slot()
+    def _on_params_button_clicked(self) -> None:
+        session = self.state.session
+        if self._params_offer is None:
+            return
+        self.state.update(
+            switches=replace(session.switches, budget_includes_params=True), ram_budget_bytes=self._params_offer
+        )
+        self.budget_panel.show_session(self.state.session)
+        self.solver.solve_now()
+        self.solver.restart_sweep(self.state.session)
 
     @Slot()
     def _show_status(self) -> None:

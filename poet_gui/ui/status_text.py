@@ -3,10 +3,16 @@ reads about the plan on show (or the solve under way) is decided here, not in th
 
 from __future__ import annotations
 
+import re
+
 from poet_gui.core.device.units import format_bytes, format_energy, format_factor, format_gap, format_overhead
+from poet_gui.core.schedule.device_fit import device_name
 from poet_gui.core.schedule.plan import SolveStatus
 from poet_gui.ui.plan_figures import unbroken
 from poet_gui.ui.state import Session, SolvePhase
+
+#: A figure and its byte unit, kept on one line when a sentence around them wraps.
+_FIGURE_UNIT = re.compile(r"(\d) (B|KiB|MiB|GiB)\b")
 
 #: Said beside a plan that pages while its runtime budget leaves paging time out (as the reference does).
 _PAGING_NOT_CHARGED = " (paging time not charged to the budget)"
@@ -41,7 +47,40 @@ def banner_text(session: Session) -> str:
         text = f"Infeasible: {result.plan.message}."
     elif result is not None and result.sim is None:
         text = f"No plan: {result.plan.message}."
+    elif result is not None and result.fit.fits_device is False:
+        text = _misfit_text(session)
     return text
+
+
+def _misfit_text(session: Session) -> str:
+    """A verified plan is only as real as its budget: say when activations and parameters together
+    overflow the device, and what would make a plan that fits (or that none can)."""
+    assert session.result is not None
+    p = session.result.plan.problem
+    ram = unbroken(format_bytes(p.profile.ram_bytes or 0))
+    warning = _FIGURE_UNIT.sub("\\1\u00a0\\2", session.result.fit.warnings[0])
+    text = f"Does not fit the device: {warning}. The plan holds for its budget only"
+    if p.costs.param_bytes >= (p.profile.ram_bytes or 0):
+        device = device_name(p.profile)
+        return f"{text}; the parameters alone fill the {device}'s RAM, so no plan for this model fits it."
+    if p.switches.budget_includes_params:
+        return f"{text}; lower the RAM budget to {ram} or less."
+    return f"{text}; count the parameters in a budget of {ram} to plan for the device itself."
+
+
+def params_budget_offer(session: Session) -> float | None:
+    """The RAM budget the banner's "count parameters" action would set: the device's whole RAM, the
+    loosest budget that still fits once the parameters are in it (keeping a smaller current budget
+    would leave too little for the activations). None when there is nothing to offer: the plan fits,
+    the parameters are already counted, or they alone fill the RAM (every such budget is infeasible)."""
+    result = session.result
+    if result is None or result.fit.fits_device is not False or not session.plan_is_current():
+        return None
+    p = result.plan.problem
+    ram = p.profile.ram_bytes
+    if ram is None or p.switches.budget_includes_params or p.costs.param_bytes >= ram:
+        return None
+    return float(ram)
 
 
 def status_text(s: Session, elapsed_s: float) -> str:
@@ -83,6 +122,8 @@ def status_text(s: Session, elapsed_s: float) -> str:
             " · verified · "
             f"{plan.solve_s:.2f} s"
         )
+        if result.fit.fits_device is False:
+            text += f" · does not fit the {device_name(plan.problem.profile)}'s RAM"
     elif result is not None:
         text = f"{result.plan.status.value.capitalize()}: {result.plan.message}"
     else:

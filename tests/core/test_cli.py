@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REQUIRED_KEYS = {
     "status", "energy_j", "compute_j", "pagein_j", "pageout_j", "runtime_s", "peak_ram_bytes", "recomputes",
     "pageins", "pageouts", "solve_s", "gap", "verified", "min_ram_bytes", "plain_energy_j", "plain_peak_ram_bytes",
+    "fits_device", "warnings",
 }  # fmt: skip
 
 
@@ -104,6 +105,51 @@ def test_readable_summary_and_schedule(capsys):
     assert "optimal (proven)" in out
     assert "verified by the simulator" in out
     assert "page in" in out and "recompute" in out
+
+
+M4_LINEAR_20 = ["solve", "--model", "linear", "--batch-size", "20", "--profile", "m4", "--runtime-budget", "1"]
+
+
+def test_a_plan_beyond_the_device_ram_is_a_warning_line_with_the_fix(capsys):
+    """Issue 16 item 9: 145 KiB of activations on top of 170 KiB of parameters is verified for its
+    budget but cannot run on the nRF52840's 256 KiB; the summary says so and names the option."""
+    code, out, _ = run_cli(capsys, *M4_LINEAR_20, "--ram-budget", "100%")
+    assert code == EXIT_PLAN
+    lines = out.splitlines()
+    assert "warning: activations 145 KiB + parameters 170 KiB exceed the nRF52840's 256 KiB" in lines
+    assert "--budget-includes-params with --ram-budget 256 KiB or less" in lines[-1]
+    code, out, _ = run_cli(capsys, *M4_LINEAR_20, "--ram-budget", "100%", "--json")
+    data = json.loads(out)
+    assert data["fits_device"] is False
+    assert data["warnings"] == ["activations 145 KiB + parameters 170 KiB exceed the nRF52840's 256 KiB"]
+
+
+def test_counting_the_parameters_in_a_device_sized_budget_clears_the_warning(capsys):
+    args = [*M4_LINEAR_20, "--ram-budget", "256KiB", "--budget-includes-params"]
+    code, out, _ = run_cli(capsys, *args)
+    assert code == EXIT_PLAN and "warning" not in out
+    code, out, _ = run_cli(capsys, *args, "--json")
+    data = json.loads(out)
+    assert (data["fits_device"], data["warnings"]) == (True, [])
+
+
+def test_a_model_whose_parameters_alone_fill_the_device_says_no_plan_fits(capsys):
+    code, out, _ = run_cli(
+        capsys, "solve", "--model", "resnet18_cifar", "--profile", "m4", "--ram-budget", "100%",
+        "--runtime-budget", "1",
+    )  # fmt: skip
+    assert code == EXIT_PLAN
+    assert "warning: activations 2.34 MiB + parameters 972 KiB exceed the nRF52840's 256 KiB" in out
+    assert "the parameters alone fill the device's RAM: no plan for this model fits it" in out
+
+
+def test_no_plan_has_no_fit_to_judge(capsys):
+    code, out, _ = run_cli(
+        capsys, "solve", "--model", "linear", "--profile", "m0", "--ram-budget", "2500", "--runtime-budget", "1.2",
+        "--json",
+    )  # fmt: skip
+    assert code == EXIT_NO_PLAN
+    assert (json.loads(out)["fits_device"], json.loads(out)["warnings"]) == (None, [])
 
 
 def test_models_and_profiles_list_their_figures(capsys):

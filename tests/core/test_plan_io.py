@@ -204,7 +204,12 @@ def test_an_edited_graph_is_refused_by_its_hash(saved):
 @pytest.mark.parametrize(
     ("edit", "needle"),
     [
-        (lambda d: d.__setitem__("version", 2), "version 2 is not supported"),
+        (lambda d: d.__setitem__("version", 3), "version 3 is not supported (written by a newer POET Studio)"),
+        (lambda d: d.__setitem__("fits_device", False), "fits_device is false but the plan and the profile give null"),
+        (lambda d: d.__setitem__("fits_device", 0), "fits_device is 0 but the plan and the profile give null"),
+        (lambda d: d.__setitem__("warnings", ["fine"]), 'warnings is ["fine"] but the plan and the profile give []'),
+        (lambda d: d.__setitem__("warnings", None), "warnings is null but the plan and the profile give []"),
+        (lambda d: d.pop("fits_device"), "missing field(s) fits_device"),
         (lambda d: d.__setitem__("version", "1"), "version must be an integer"),
         (lambda d: d.__setitem__("format", "poet-graph"), "not a POET Studio plan file"),
         (lambda d: d.pop("format"), "has no format field"),
@@ -270,3 +275,27 @@ def test_only_verified_plans_are_written(paged):
     unverified = dataclasses.replace(paged, sim=None)
     with pytest.raises(Exception, match="only a plan verified by the simulator"):
         plan_to_json(unverified)
+
+
+def test_a_version_1_file_without_the_fit_fields_is_still_read(saved):
+    """Version 2 added fits_device and warnings; files written before them stay readable."""
+
+    def as_v1(d: dict[str, Any]) -> None:
+        d["version"] = 1
+        del d["fits_device"], d["warnings"]
+
+    path = altered(saved, as_v1)
+    loaded = read_plan(path)
+    assert loaded.version == 1 and loaded.result.sim is not None
+
+
+def test_a_version_1_file_with_the_fit_fields_is_refused(saved):
+    assert "unknown field(s) fits_device, warnings" in refusal(altered(saved, lambda d: d.__setitem__("version", 1)))
+
+
+def test_a_version_2_file_round_trips_with_its_fit_fields(saved):
+    data = json.loads(saved.read_text(encoding="utf-8"))
+    assert (data["version"], data["fits_device"], data["warnings"]) == (2, None, [])  # toy: no device RAM stated
+    loaded = read_plan(saved)
+    assert loaded.version == 2
+    assert plan_json_text(loaded.result, options=loaded.options) == saved.read_text(encoding="utf-8")

@@ -68,7 +68,7 @@ def test_solve_writes_a_plan_file_and_a_real_operation_csv(plan_files):
 def test_verify_accepts_the_file_with_a_summary(capsys, plan_files):
     code, out, err = run_cli(capsys, "verify", str(plan_files[0]))
     assert code == EXIT_PLAN, err
-    assert f"{plan_files[0]}: a valid plan file (format version 1" in out
+    assert f"{plan_files[0]}: a valid plan file (format version 2" in out
     assert "the simulator replayed its" in out and "optimal (proven)" in out
 
 
@@ -78,6 +78,19 @@ def test_verify_json_is_one_object(capsys, plan_files):
     data = json.loads(out)
     assert data["file"] == str(plan_files[0]) and data["verified"] is True and data["status"] == "optimal"
     assert data["pageins"] > 0 and data["recomputes"] > 0
+
+
+def test_verify_names_the_version_of_an_older_file(capsys, plan_files, tmp_path):
+    data = json.loads(plan_files[0].read_text(encoding="utf-8"))
+    data["version"] = 1
+    del data["fits_device"], data["warnings"]
+    old = tmp_path / "v1.json"
+    old.write_text(json.dumps(data), encoding="utf-8")
+    code, out, err = run_cli(capsys, "verify", str(old))
+    assert code == EXIT_PLAN, err
+    assert f"{old}: a valid plan file (format version 1," in out
+    code, out, _ = run_cli(capsys, "verify", str(old), "--json")
+    assert json.loads(out)["format_version"] == 1
 
 
 def test_verify_refuses_a_tampered_file_in_one_line(capsys, plan_files, tmp_path):

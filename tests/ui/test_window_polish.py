@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from poet_gui.core.device.profiles import load_profile
@@ -176,3 +177,43 @@ def test_numbers_keep_their_units_and_the_device_list_shows_whole_names(window):
     combo = window.device_panel._combo
     assert "write cache on" in combo.toolTip()
     assert combo.view().minimumWidth() >= combo.view().sizeHintForColumn(0)
+
+
+def test_a_plan_beyond_the_device_ram_has_a_banner_and_a_button_that_counts_the_parameters(
+    qtbot, tmp_path, monkeypatch
+):
+    """Issue 16 item 9: linear at batch 20 on the nRF52840 is verified at its plain peak (145 KiB of
+    activations) but its 170 KiB of parameters leave no room; the banner says so, the status notes it,
+    and the banner's button turns on "Budget includes parameters" at the device's 256 KiB, which fits."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    model = ModelSource("linear", params=(("batch_size", 20),))
+    session = new_session(
+        model, load_profile("m4"), ram_fraction=1.0, runtime_factor=1.0, options=SolverOptions(time_limit_s=20)
+    )
+    w = MainWindow(AppState(session))
+    qtbot.addWidget(w)
+    w.resize(1366, 768)
+    w.show()
+    solved(qtbot, w)
+    nb = "\u00a0"
+    expected = (
+        f"Does not fit the device: activations 145{nb}KiB + parameters 170{nb}KiB exceed the nRF52840's "
+        f"256{nb}KiB. The plan holds for its budget only; count the parameters in a budget of 256{nb}KiB "
+        "to plan for the device itself."
+    )
+    assert w._banner.isVisible() and w._banner.text() == expected
+    assert w._status.text().endswith(" · does not fit the nRF52840's RAM")
+    button = w._params_button
+    assert button.isVisible() and button.text() == f"Count parameters in a 256{nb}KiB budget"
+
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    s = w.state.session
+    assert s.switches.budget_includes_params and s.ram_budget_bytes == 262_144
+    assert w.budget_panel._with_params.isChecked()
+    qtbot.waitUntil(lambda: w.state.session.phase is SolvePhase.DONE and w.state.session.plan_is_current(),
+                    timeout=SOLVE_TIMEOUT_MS)  # fmt: skip
+    result = w.state.session.result
+    assert result.sim is not None and result.fit.fits_device is True
+    assert not w._banner.isVisible() and not button.isVisible()
+    assert "does not fit" not in w._status.text()
+    w.close()

@@ -40,8 +40,10 @@ from poet_gui.core.solve.milp import Method, Solver, SolverOptions
 from poet_gui.core.solve.planner import VerifiedPlan
 
 FORMAT = "poet-plan"
-#: The format version this module writes and the only one it reads; any change to a field's meaning bumps it.
-VERSION = 1
+#: The format version this module writes; any change to a field's meaning bumps it. Version 2 added
+#: ``fits_device`` and ``warnings``; version 1 files (without them) are still read.
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 #: Stated figures must match the simulator's to this relative tolerance (float summation order only).
 _FIGURE_RTOL = 1e-9
@@ -52,8 +54,10 @@ _PACKED_ITEM_WIDTH = 16
 
 _TOP_KEYS = (
     "format", "version", "created_by", "graph", "profile", "budgets", "switches", "solver", "result",
-    "simulation", "reference", "decisions", "operations",
+    "simulation", "reference", "decisions", "operations", "fits_device", "warnings",
 )  # fmt: skip
+#: Top-level fields that version 1 files lack.
+_V2_KEYS = ("fits_device", "warnings")
 _BUDGET_KEYS = ("ram_budget_bytes", "runtime_factor")
 _SWITCH_KEYS = tuple(f.name for f in fields(Switches))
 _SOLVER_KEYS = ("strategy", "options")
@@ -85,6 +89,7 @@ class PlanFile:
     result: VerifiedPlan
     options: SolverOptions | None
     created_by: str
+    version: int = VERSION
 
 
 def graph_sha256(graph: TrainingGraph) -> str:
@@ -147,7 +152,14 @@ def plan_to_json(result: VerifiedPlan, *, options: SolverOptions | None = None) 
         "operations": None
         if sim is None
         else [[op.stage, op.action.value, op.node, op.is_recompute] for op in sim.operations],
+        **_fit_json(result),
     }
+
+
+def _fit_json(result: VerifiedPlan) -> dict[str, Any]:
+    """Whether the plan fits the device's RAM with the parameters, and the warnings that follow."""
+    fit = result.fit
+    return {"fits_device": fit.fits_device, "warnings": list(fit.warnings)}
 
 
 def plan_json_text(result: VerifiedPlan, *, options: SolverOptions | None = None) -> str:
@@ -257,7 +269,24 @@ def plan_from_json(data: object, source: str) -> PlanFile:
         for key in _SIM_COUNTS:
             if simulation.count(key) != getattr(sim, key):
                 raise simulation.fail(key, f"is {simulation.raw(key)!r} but the simulator counts {getattr(sim, key)}")
-    return PlanFile(VerifiedPlan(plan, sim, ref), options, created_by)
+    result = VerifiedPlan(plan, sim, ref)
+    version = top.raw("version")
+    if version >= 2:
+        _check_fit(top, result)
+    return PlanFile(result, options, created_by, version)
+
+
+def _check_fit(top: _Object, result: VerifiedPlan) -> None:
+    """``fits_device`` and ``warnings`` are derived figures: a file whose say-so differs from what its
+    plan and profile give was edited (or written by a buggy tool), and a reader must not trust it."""
+
+    def shown(value: object) -> str:
+        return json.dumps(value) if value is None or isinstance(value, bool) else _show(value)
+
+    for key, expected in _fit_json(result).items():
+        stated = top.raw(key)
+        if type(stated) is not type(expected) or stated != expected:
+            raise top.fail(key, f"is {shown(stated)} but the plan and the profile give {shown(expected)}")
 
 
 # --- writing ---------------------------------------------------------------------------------------
@@ -396,11 +425,19 @@ class _Object:
 
 def _header(data: object, source: str) -> _Object:
     """Check what the file is before anything else, so another JSON file is named for what it is."""
-    return check_header(data, source, format_name=FORMAT, version=VERSION, what="plan", top_keys=_TOP_KEYS)
+    is_v1 = isinstance(data, dict) and data.get("version") == 1
+    keys = tuple(k for k in _TOP_KEYS if k not in _V2_KEYS) if is_v1 else _TOP_KEYS
+    return check_header(data, source, format_name=FORMAT, version=READABLE_VERSIONS, what="plan", top_keys=keys)
 
 
 def check_header(
-    data: object, source: str, *, format_name: str, version: int, what: str, top_keys: tuple[str, ...]
+    data: object,
+    source: str,
+    *,
+    format_name: str,
+    version: int | tuple[int, ...],
+    what: str,
+    top_keys: tuple[str, ...],
 ) -> _Object:
     """The top level of a versioned POET Studio file (plan, workspace): a JSON object whose
     ``format`` and ``version`` this build reads; anything else is refused naming what it is."""
@@ -412,11 +449,13 @@ def check_header(
     found_version = data.get("version")
     if not _is_int(found_version):
         raise PlanFormatError(f"{source}: version must be an integer, got {_show(found_version)}")
-    if found_version != version:
-        newer = " (written by a newer POET Studio)" if found_version > version else ""
+    versions = version if isinstance(version, tuple) else (version,)
+    if found_version not in versions:
+        newer = " (written by a newer POET Studio)" if found_version > max(versions) else ""
+        reads = " and ".join(map(str, versions))
         raise PlanFormatError(
             f"{source}: {what} format version {found_version} is not supported{newer}; "
-            f"POET Studio {__version__} reads version {version}"
+            f"POET Studio {__version__} reads version {reads}"
         )
     return _Object(source, "", data, top_keys)
 

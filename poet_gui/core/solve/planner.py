@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from poet_gui.core.errors import ScheduleError, SolveCancelled
+from poet_gui.core.schedule.device_fit import DeviceFit, device_fit
 from poet_gui.core.schedule.operations import build_operations
 from poet_gui.core.schedule.plan import Plan, SolveStatus
 from poet_gui.core.schedule.problem import Problem
@@ -37,6 +38,13 @@ class VerifiedPlan:
     @property
     def is_verified(self) -> bool:
         return self.sim is not None
+
+    @property
+    def fit(self) -> DeviceFit:
+        """Whether the plan's activations and the parameters fit the device's whole RAM: "verified"
+        holds for the budget given, and this says whether that budget was physically possible."""
+        p = self.plan.problem
+        return device_fit(p.profile, None if self.sim is None else self.sim.peak_ram_bytes, p.costs.param_bytes)
 
 
 def verify(plan: Plan) -> SimResult:
