@@ -125,6 +125,36 @@ class SweepResult:
     cancelled: bool = False
 
 
+def accepted(
+    model: SparseMilp,
+    x: np.ndarray,
+    free: np.ndarray,
+    values: np.ndarray | None,
+    canonical: Callable[[np.ndarray], np.ndarray] | None,
+) -> np.ndarray | None:
+    """``x`` with the ``free`` columns set to a restricted solve's ``values``, if that is a strictly
+    cheaper point that satisfies the whole model; else None (the caller keeps ``x``).
+
+    The integer columns are rounded and, with ``canonical``, the dependent ones re-derived from them,
+    so solver tolerances never accumulate across neighbourhoods.
+    """
+    if values is None:
+        return None
+    best = float(model.cost @ x)
+    candidate = x.copy()
+    candidate[free] = values
+    candidate[model.is_integer] = np.round(candidate[model.is_integer])
+    # Costs sit on 0/1 columns only, so the rounded vector's cost is the plan's: most windows
+    # return their start, and are dismissed here before any further work.
+    if float(model.cost @ candidate) >= best - 1e-9 * abs(best):
+        return None
+    if canonical is not None:
+        candidate = canonical(candidate)
+    if float(model.cost @ candidate) < best - 1e-9 * abs(best) and satisfies(model, candidate):
+        return candidate
+    return None
+
+
 def sweep_windows(
     model: MilpModel,
     x0: np.ndarray,
@@ -146,9 +176,7 @@ def sweep_windows(
     """
     started = time.perf_counter()
     x = x0.copy()
-    best = float(model.cost @ x)
     solved = improved = passes = 0
-    integer = model.is_integer
     if not satisfies(model, x):
         return SweepResult(x, solved, improved, passes)  # nothing valid to improve on
     while True:
@@ -163,20 +191,9 @@ def sweep_windows(
             sub = restrict(model, free, x)
             solved += 1
             values = solve_window(sub, x[free], min(WINDOW_TIME_LIMIT_S, remaining))
-            if values is None:
-                continue
-            candidate = x.copy()
-            candidate[free] = values
-            candidate[integer] = np.round(candidate[integer])
-            # Costs sit on 0/1 columns only, so the rounded vector's cost is the plan's: most windows
-            # return their start, and are dismissed here before any further work.
-            if float(model.cost @ candidate) >= best - 1e-9 * abs(best):
-                continue
-            if canonical is not None:
-                candidate = canonical(candidate)
-            energy = float(model.cost @ candidate)
-            if energy < best - 1e-9 * abs(best) and satisfies(model, candidate):
-                x, best = candidate, energy
+            candidate = accepted(model, x, free, values, canonical)
+            if candidate is not None:
+                x = candidate
                 improved += 1
                 improved_this_pass = True
                 if on_improved is not None:
