@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
-from poet_gui.cli import EXIT_BAD_INPUT, EXIT_NO_PLAN, EXIT_PLAN, main
+from poet_gui.cli import EXIT_BAD_INPUT, EXIT_NO_PLAN, EXIT_PLAN
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED_KEYS = {
@@ -17,15 +18,6 @@ REQUIRED_KEYS = {
     "pageins", "pageouts", "solve_s", "gap", "verified", "min_ram_bytes", "plain_energy_j", "plain_peak_ram_bytes",
     "fits_device", "warnings",
 }  # fmt: skip
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_solve_json_reports_an_optimal_verified_plan(capsys):

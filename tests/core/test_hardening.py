@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
-from poet_gui.cli import EXIT_BAD_INPUT, EXIT_PLAN, main
+from poet_gui.cli import EXIT_BAD_INPUT, EXIT_PLAN
 from poet_gui.core.device.profiles import DEFAULT_PROFILES_DIR, load_profile
 from poet_gui.core.errors import GraphError, PlanFormatError, ProfileError
 from poet_gui.core.files.workspace import file_format, read_workspace
@@ -20,15 +21,6 @@ from poet_gui.core.schedule.problem import make_problem
 from poet_gui.core.schedule.reference_points import plain_decisions, plain_operations, reference_points_of
 
 SOLVE = ["--profile", "a72", "--ram-budget", "60%", "--runtime-budget", "1.5"]
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(err: str) -> str:

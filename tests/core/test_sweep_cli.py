@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
 from poet_gui import cli
 from poet_gui.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_NO_PLAN, EXIT_PLAN, main
@@ -27,15 +28,6 @@ from poet_gui.core.sweep.tradeoff import CSV_COLUMNS, solve_points
 ROOT = Path(__file__).resolve().parents[2]
 SOLVE = ["solve", "--model", "linear", "--profile", "a72", "--ram-budget", "3300", "--runtime-budget", "1.0"]
 SWEEP = ["sweep", "--model", "linear", "--profile", "a72"]
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:

@@ -463,6 +463,20 @@ def _highs_part_solver(options: SolverOptions, cancel: threading.Event | None):
     return solve_part
 
 
+def _improvement_reporter(
+    model: MilpModel, on_progress: ProgressCallback | None, started: float, floor: float | None
+) -> Callable[[np.ndarray], None]:
+    """What a local search calls with each better plan: a progress report of its energy against the
+    proven ``floor`` (or the plain pass's energy, when nothing is proven yet)."""
+    shown_bound = model.problem.plain_energy_j if floor is None else model.energy_j(floor)
+
+    def improved(x: np.ndarray) -> None:
+        if on_progress is not None:
+            on_progress(Progress(time.perf_counter() - started, model.energy_j(_objective(model, x)), shown_bound))
+
+    return improved
+
+
 def _search_groups(
     model: MilpModel,
     options: SolverOptions,
@@ -475,12 +489,7 @@ def _search_groups(
 ) -> SweepResult:
     """The search over tensor groups (:func:`milp_lns.search_groups`) with HiGHS, reporting each
     improvement against the proven ``floor`` (or the plain pass's energy)."""
-    shown_bound = model.problem.plain_energy_j if floor is None else model.energy_j(floor)
-
-    def improved(x: np.ndarray) -> None:
-        if on_progress is not None:
-            on_progress(Progress(time.perf_counter() - started, model.energy_j(_objective(model, x)), shown_bound))
-
+    improved = _improvement_reporter(model, on_progress, started, floor)
     return search_groups(
         model,
         x0,
@@ -507,12 +516,7 @@ def _solve_windowed(
     Its gap is measured against the eviction bound (or the plain pass's energy): the full LP
     relaxation of a model this size takes longer than the sweep itself.
     """
-    shown_bound = model.problem.plain_energy_j if floor is None else model.energy_j(floor)
-
-    def improved(x: np.ndarray) -> None:
-        if on_progress is not None:
-            on_progress(Progress(time.perf_counter() - started, model.energy_j(_objective(model, x)), shown_bound))
-
+    improved = _improvement_reporter(model, on_progress, started, floor)
     remaining = options.time_limit_s - (time.perf_counter() - started)
     result = sweep_windows(
         model,
