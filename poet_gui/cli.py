@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from poet_gui import __version__
+from poet_gui import STARTED_MONOTONIC_S, __version__
 from poet_gui.core.device.profiles import list_profiles, load_profile
 from poet_gui.core.device.units import (
     format_bytes,
@@ -382,7 +382,8 @@ def _solve(args: argparse.Namespace) -> int:
         graph, profile, ram_budget_bytes=budget, runtime_factor=args.runtime_budget, switches=switches
     )
     options = _options(args)
-    result = solve_with_deadline(problem, options)  # a child process: ends even if the solver overruns
+    # A child process, so it ends even if the solver overruns; the limit counts from this program's start.
+    result = solve_with_deadline(problem, options, started_s=STARTED_MONOTONIC_S)
     saved = []
     if args.out is not None:
         save_plan(result, args.out, options=options)

@@ -6,12 +6,14 @@ import time
 from pathlib import Path
 
 from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.model.onnx_import import load_onnx_graph
 from poet_gui.core.model.zoo import build_model
 from poet_gui.core.schedule.plan import SolveStatus
 from poet_gui.core.schedule.problem import make_problem
 from poet_gui.core.schedule.reference_points import reference_points
 from poet_gui.core.solve.milp import Solver, SolverOptions
 from poet_gui.core.solve.solve_process import solve_with_deadline
+from poet_gui.samples import sample_models
 
 
 def running_solver_binaries() -> list[int]:
@@ -52,3 +54,19 @@ def test_a_normal_solve_returns_the_solvers_answer() -> None:
     result = solve_with_deadline(problem, SolverOptions(time_limit_s=30))
     assert result.plan.status is SolveStatus.OPTIMAL
     assert abs(result.sim.energy_j - 0.006599079142224101) <= 1e-9 * 0.0066
+
+
+def test_the_time_limit_counts_from_the_given_start_so_start_up_is_inside_it() -> None:
+    """Issue 13: ``--time-limit`` bounds the wall time a user waits. A solve whose limit started 4 s
+    ago (imports and loading, say) with a 5 s limit gets the 1 s left, not 5 s more. The tiny
+    transformer at 45 % on m4 does not finish in seconds, so only the deadline ends it."""
+    graph = load_onnx_graph(dict(sample_models())["tiny_transformer"], dims={"batch": 1, "seq": 16}).graph
+    profile = load_profile("m4")
+    peak = reference_points(make_problem(graph, profile, ram_budget_bytes=1, runtime_factor=1.5)).plain_peak_ram_bytes
+    problem = make_problem(graph, profile, ram_budget_bytes=round(0.45 * peak), runtime_factor=1.5)
+    before = time.monotonic()
+    result = solve_with_deadline(problem, SolverOptions(time_limit_s=5.0), started_s=before - 4.0)
+    waited = time.monotonic() - before
+    assert waited < 3.5, f"waited {waited:.1f} s for the 1 s left of a 5 s limit"
+    assert result.plan.status is SolveStatus.FEASIBLE and result.sim is not None
+    assert result.plan.solve_s <= 1.5

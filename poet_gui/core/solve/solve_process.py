@@ -58,13 +58,21 @@ class Failed:
 Message = Progress | Interim | Finished | Failed
 
 
+#: The least time a solve is given when its deadline is (almost) spent before it starts: enough for
+#: the heuristic plan and the eviction bound, so the answer is a verified plan with an honest gap.
+MIN_TIME_LIMIT_S = 0.2
+
+
 class SolveProcess:
     """One solve in a child process: :meth:`start`, then :meth:`receive` until it returns a
     :class:`Finished` or :class:`Failed`; :meth:`kill` at any time stops it for good."""
 
-    def __init__(self, problem: Problem, options: SolverOptions) -> None:
+    def __init__(self, problem: Problem, options: SolverOptions, *, deadline_s: float | None = None) -> None:
+        """``deadline_s``: a ``time.monotonic()`` instant by which the solve must end; the child cuts its
+        time limit to what is left when it starts (its own start-up is then inside the limit)."""
         self._problem = problem
         self._options = options
+        self._deadline_s = deadline_s
         self._recv: Connection | None = None
         self._process: mp.process.BaseProcess | None = None
 
@@ -75,7 +83,10 @@ class SolveProcess:
     def start(self) -> None:
         recv, send = _CONTEXT.Pipe(duplex=False)
         process = _CONTEXT.Process(
-            target=_child_main, args=(send, self._problem, self._options, os.getpid()), daemon=True, name="poet-solve"
+            target=_child_main,
+            args=(send, self._problem, self._options, os.getpid(), self._deadline_s),
+            daemon=True,
+            name="poet-solve",
         )
         try:
             process.start()
@@ -125,16 +136,22 @@ class SolveProcess:
                 self._process = None
 
 
-def solve_with_deadline(problem: Problem, options: SolverOptions, *, grace_s: float = 30.0) -> VerifiedPlan:
+def solve_with_deadline(
+    problem: Problem, options: SolverOptions, *, grace_s: float = 30.0, started_s: float | None = None
+) -> VerifiedPlan:
     """Blocking solve for scripts and the CLI that ends by ``options.time_limit_s`` + ``grace_s``, even
     if the solver ignores its limit (CBC does): the child is then killed and the verified heuristic
     plan it sent first is returned, with the plain pass's energy as its bound; with none, "no plan in
     time". A failure in the child is raised here as a :class:`SolveError` with the child's message.
+
+    The limit counts from ``started_s`` (a ``time.monotonic()`` instant; default now): the CLI passes
+    its own start, so that loading the model and starting the child are inside the limit.
     """
-    job = SolveProcess(problem, options)
+    limit_ends = (time.monotonic() if started_s is None else started_s) + options.time_limit_s
+    job = SolveProcess(problem, options, deadline_s=limit_ends)
     job.start()
     quick: VerifiedPlan | None = None
-    deadline = time.monotonic() + options.time_limit_s + grace_s
+    deadline = limit_ends + grace_s
     try:
         while (left := deadline - time.monotonic()) > 0:
             msg = job.receive(min(left, 1.0))
@@ -155,7 +172,9 @@ def solve_with_deadline(problem: Problem, options: SolverOptions, *, grace_s: fl
     return VerifiedPlan(plan, None, reference_points(problem))
 
 
-def _child_main(conn: Connection, problem: Problem, options: SolverOptions, requester_pid: int) -> None:
+def _child_main(
+    conn: Connection, problem: Problem, options: SolverOptions, requester_pid: int, deadline_s: float | None
+) -> None:
     os.setsid()  # own process group: kill() reaches solver binaries started from here
     end_with(requester_pid)
 
@@ -166,6 +185,8 @@ def _child_main(conn: Connection, problem: Problem, options: SolverOptions, requ
         except OSError:  # BrokenPipeError, ConnectionResetError
             end_group()
 
+    if deadline_s is not None:
+        options = replace(options, time_limit_s=max(MIN_TIME_LIMIT_S, deadline_s - time.monotonic()))
     try:
         result = plan_problem(problem, options, on_progress=send, on_interim=lambda quick: send(Interim(quick)))
         send(Finished(result))
