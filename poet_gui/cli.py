@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from poet_gui import STARTED_MONOTONIC_S, __version__
+from poet_gui import __version__
 from poet_gui.core.device.profiles import list_profiles, load_profile
 from poet_gui.core.device.units import (
     format_bytes,
@@ -284,15 +284,18 @@ def _signal_name(exc: KeyboardInterrupt) -> str:
     return signal.Signals(_exit_code(exc) - 128).name
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code (see the module docstring)."""
+def main(argv: Sequence[str] | None = None, *, started_s: float | None = None) -> int:
+    """Run the CLI; return the exit code (see the module docstring). ``started_s`` is when the
+    program started (``time.monotonic()``; default now): a solve's time limit counts from it, so
+    that loading the model and the solver child's start-up are inside the wall time a user waits."""
+    started_s = time.monotonic() if started_s is None else started_s
     args = build_parser().parse_args(argv)
     # Signal handlers can only be set from the main thread (a script may call main() from another).
     is_main = threading.current_thread() is threading.main_thread()
     handlers = {s: signal.signal(s, _on_stop_signal) for s in _STOP_SIGNALS} if is_main else {}
     try:
         if args.command == "solve":
-            return _solve(args)
+            return _solve(args, started_s)
         if args.command == "verify":
             return _verify(args)
         if args.command == "sweep":
@@ -370,7 +373,7 @@ def _check_outputs(*options: tuple[str, Path | None]) -> None:
             raise PoetError(f"{path}: cannot write ({option}): directory {path.parent} does not exist")
 
 
-def _solve(args: argparse.Namespace) -> int:
+def _solve(args: argparse.Namespace, started_s: float) -> int:
     _check_outputs(("--out", args.out), ("--csv", args.csv))
     graph = _load_graph(args)
     profile = load_profile(args.profile)
@@ -382,8 +385,8 @@ def _solve(args: argparse.Namespace) -> int:
         graph, profile, ram_budget_bytes=budget, runtime_factor=args.runtime_budget, switches=switches
     )
     options = _options(args)
-    # A child process, so it ends even if the solver overruns; the limit counts from this program's start.
-    result = solve_with_deadline(problem, options, started_s=STARTED_MONOTONIC_S)
+    # A child process, so it ends even if the solver overruns; the limit counts from the program's start.
+    result = solve_with_deadline(problem, options, started_s=started_s)
     saved = []
     if args.out is not None:
         save_plan(result, args.out, options=options)

@@ -151,7 +151,7 @@ def solve_with_deadline(
     job = SolveProcess(problem, options, deadline_s=limit_ends)
     job.start()
     quick: VerifiedPlan | None = None
-    deadline = limit_ends + grace_s
+    deadline = max(limit_ends, time.monotonic() + MIN_TIME_LIMIT_S) + grace_s
     try:
         while (left := deadline - time.monotonic()) > 0:
             msg = job.receive(min(left, 1.0))
