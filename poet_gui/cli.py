@@ -628,10 +628,6 @@ def _why_stopped(gap: float | None, options: SolverOptions | None) -> str:
     return f"stopped at the {options.time_limit_s:g} s time limit"
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def _summary_text(result: VerifiedPlan, options: SolverOptions | None) -> str:
     plan, sim, ref = result.plan, result.sim, result.reference
     p = plan.problem
