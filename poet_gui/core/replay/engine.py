@@ -61,7 +61,9 @@ def replay_plan(
         raise ReplayError(f"--steps must be at least 1, got {steps}")
     verified = read_plan(plan_path).result
     if verified.sim is None:
-        raise ReplayError(f"{plan_path}: the plan file records no plan ({verified.plan.status.value}): nothing to replay")
+        raise ReplayError(
+            f"{plan_path}: the plan file records no plan ({verified.plan.status.value}): nothing to replay"
+        )
     problem = verified.plan.problem
     graph = problem.graph
     _refuse_chain_backward(plan_path, graph)
@@ -105,8 +107,18 @@ def _refuse_chain_backward(plan_path: Path, graph: TrainingGraph) -> None:
         )
 
 
-def _run(model: ReplayModel, plan_sim: SimResult, keep_sim: SimResult, keep_ops: Sequence[Operation], folder: Path,
-         keep_storage: bool, steps: int, seed: int, lr: float, on_progress: ProgressFn | None) -> ReplayReport:  # fmt: skip
+def _run(
+    model: ReplayModel,
+    plan_sim: SimResult,
+    keep_sim: SimResult,
+    keep_ops: Sequence[Operation],
+    folder: Path,
+    keep_storage: bool,
+    steps: int,
+    seed: int,
+    lr: float,
+    on_progress: ProgressFn | None,
+) -> ReplayReport:
     graph = model.lowering.graph
     plan_ops = plan_sim.operations
     params, keep_params = fresh_parameters(model), fresh_parameters(model)
@@ -124,7 +136,9 @@ def _run(model: ReplayModel, plan_sim: SimResult, keep_sim: SimResult, keep_ops:
         started = time.perf_counter()
         ref = run_step(model, keep_params, keep_ops, storage=folder)
         keep_time += time.perf_counter() - started
-        identical = identical and rec.loss == ref.loss and all(torch.equal(rec.grads[n], ref.grads[n]) for n in rec.grads)
+        identical = (
+            identical and rec.loss == ref.loss and all(torch.equal(rec.grads[n], ref.grads[n]) for n in rec.grads)
+        )
         _, expected = autograd(model, params)
         max_diff = max(max_diff, _max_rel_diff(rec.grads, expected))
         mismatch = mismatch or _first_mismatch(rec.resident_bytes, plan_sim, graph, "plan")
@@ -186,7 +200,7 @@ def _max_rel_diff(grads: Mapping[str, torch.Tensor], expected: Mapping[str, torc
 
 
 def _first_mismatch(measured: Sequence[int], sim: SimResult, graph: TrainingGraph, label: str) -> str:
-    """"" if the executor's bytes after every operation are the simulator's, else the first difference."""
+    """ "" if the executor's bytes after every operation are the simulator's, else the first difference."""
     for k, (got, want) in enumerate(zip(measured, sim.ram_bytes, strict=True)):
         if got != int(want):
             op = sim.operations[k]

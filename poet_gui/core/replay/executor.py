@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import Tensor
 
 from poet_gui.core.errors import ReplayError
@@ -84,12 +84,16 @@ def unsupported(lowered: LoweredOnnx, source: str) -> str | None:
                 label = folded.op_type if folded is not None else "a graph input"
                 refused.append(f"{op.op_type} node {op.name!r} reads {ref.name!r}, a constant computed by {label}")
             elif ref is not None and ref.name in params and ref.name in low.folded:
-                refused.append(f"parameter {ref.name!r} reaches {op.name!r} through a folded {low.folded[ref.name].op_type}")
+                refused.append(
+                    f"parameter {ref.name!r} reaches {op.name!r} through a folded {low.folded[ref.name].op_type}"
+                )
     if missing:
         listed = ", ".join(f"{label} ×{n}" for label, n in sorted(missing.items()))
         return f"{source}: replay has no kernel for {listed}; it runs {', '.join(sorted(KERNELS))}"
     if refused:
-        return f"{source}: replay cannot run {refused[0]}" + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else "")
+        return f"{source}: replay cannot run {refused[0]}" + (
+            f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        )
     return None
 
 
@@ -169,7 +173,9 @@ class _Step:
             )
         tensor = self.ram.get(node)
         if tensor is None:
-            raise ReplayError(f"{self.m.source}: {reader.name} reads {self.low.graph.nodes[node].name}, which is not in RAM")
+            raise ReplayError(
+                f"{self.m.source}: {reader.name} reads {self.low.graph.nodes[node].name}, which is not in RAM"
+            )
         return tensor
 
     def value(self, ref: TensorRef) -> Tensor:
@@ -369,4 +375,6 @@ def autograd_gradients(model: ReplayModel, params: Mapping[str, Tensor]) -> tupl
         assert x is not None
         total = total + F.cross_entropy(x.reshape(-1, ref.shape[-1] if ref.shape else 1), target)
     grads = torch.autograd.grad(total, [leaves[n] for n in leaves], allow_unused=True)
-    return float(total.detach()), {n: (g if g is not None else torch.zeros_like(leaves[n])) for n, g in zip(leaves, grads, strict=True)}
+    return float(total.detach()), {
+        n: (g if g is not None else torch.zeros_like(leaves[n])) for n, g in zip(leaves, grads, strict=True)
+    }

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 import torch
-import torch.nn.functional as F  # noqa: N812 (the name every PyTorch reader knows)
+import torch.nn.functional as F
 from torch import Tensor
 
 #: What a backward kernel asks for: an input position, or :data:`OUT` for the operator's first output.

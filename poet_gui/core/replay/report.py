@@ -91,11 +91,12 @@ def report_text(r: ReplayReport) -> str:
         f"memory    resident bytes match the simulator at every operation: {ok[r.resident_bytes_match]}"
         + (f" ({r.resident_mismatch})" if r.resident_mismatch else ""),
         f"peak      plan: predicted {format_bytes(r.predicted_peak_bytes_plan)}, allocator measured "
-        f"{format_bytes(r.measured_peak_bytes_plan)}; keep-all: predicted {format_bytes(r.predicted_peak_bytes_keep_all)}, "
-        f"measured {format_bytes(r.measured_peak_bytes_keep_all)}",
+        f"{format_bytes(r.measured_peak_bytes_plan)}; keep-all: predicted "
+        f"{format_bytes(r.predicted_peak_bytes_keep_all)}, measured {format_bytes(r.measured_peak_bytes_keep_all)}",
         f"paging    {format_bytes(r.bytes_paged_out)} out, {format_bytes(r.bytes_paged_in)} in, "
         f"{r.storage_files} storage file{'s' if r.storage_files != 1 else ''}; {r.recomputes} recomputes",
-        f"time      plan step {format_seconds(r.step_seconds_plan)}, keep-all step {format_seconds(r.step_seconds_keep_all)}; "
+        f"time      plan step {format_seconds(r.step_seconds_plan)}, "
+        f"keep-all step {format_seconds(r.step_seconds_keep_all)}; "
         "slowest nodes " + ", ".join(f"{n} {format_seconds(s)}" for n, s in slowest),
         f"storage   {r.storage} ({'kept' if r.kept_storage else 'emptied'})",
     ]

@@ -84,7 +84,7 @@ def lower_onnx(path: Path, *, dims: Mapping[str, int] | None = None) -> LoweredO
     constants: dict[str, np.ndarray] = {}
     for init in proto.graph.initializer:
         if init.data_location == init.EXTERNAL:
-            raise GraphError(f"{path}: initializer {init.name!r} is stored as external data, which replay does not read")
+            raise GraphError(f"{path}: initializer {init.name!r} is stored as external data, which replay can't load")
         constants[init.name] = _frozen(numpy_helper.to_array(init))
     for op in lowering.folded.values():
         if op.op_type == "Constant" and "value" in op.attrs:

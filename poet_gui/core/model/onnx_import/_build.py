@@ -258,7 +258,8 @@ class _Builder:
         for t in outputs:
             # d(loss)/d(logits) = softmax(logits) - target: it reads the logits and costs as the loss does.
             source = self._node_of[t]
-            self._partials[source].append(_Partial(t, index, (source,), terms[t], False, position=len(self._loss_reads)))
+            position = len(self._loss_reads)
+            self._partials[source].append(_Partial(t, index, (source,), terms[t], False, position=position))
             self._loss_reads += (self._ref(t),)
         return index
 
@@ -295,7 +296,8 @@ class _Builder:
     def _ref(self, name: str) -> TensorRef:
         """How tensor ``name`` is read: from a node's buffer (which slot, with the view's shape) or a constant."""
         node = self._node_of.get(name)
-        return TensorRef(name, node, self._slot_of.get(name, 0) if node is not None else 0, self.model.tensor(name).shape)
+        slot = self._slot_of.get(name, 0) if node is not None else 0
+        return TensorRef(name, node, slot, self.model.tensor(name).shape)
 
     def lowering(self, graph: TrainingGraph, kept: list[Op]) -> Lowering:
         """The record of what every node of ``graph`` stands for (see ``lowering.py``)."""
