@@ -57,6 +57,7 @@ SUBCOMMANDS = {
     "verify": "re-check a plan file with the simulator",
     "sweep": "solve a grid of RAM budgets and runtime factors; write the trade-off",
     "replay": replay_command.HELP,
+    "calibrate": replay_command.CALIBRATE_HELP,
     "models": "list the built-in models with their size",
     "profiles": "list the device profiles with their figures",
 }
@@ -252,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--png", type=Path, metavar="FILE", help="also plot energy against RAM budget as a PNG")
 
     replay_command.add_arguments(sub.add_parser("replay", help=SUBCOMMANDS["replay"]))
+    replay_command.add_calibrate_arguments(sub.add_parser("calibrate", help=SUBCOMMANDS["calibrate"]))
     sub.add_parser("models", help=SUBCOMMANDS["models"])
     profiles = sub.add_parser("profiles", help=SUBCOMMANDS["profiles"])
     profiles.add_argument("--dir", type=Path, help="profile directory (default: the app's profiles/)")
@@ -305,6 +307,8 @@ def main(argv: Sequence[str] | None = None, *, started_s: float | None = None) -
             return _sweep(args)
         if args.command == "replay":
             return replay_command.run(args)
+        if args.command == "calibrate":
+            return replay_command.run_calibrate(args)
         if args.command == "models":
             return _models()
         return _profiles(args.dir)

@@ -222,3 +222,33 @@ def test_the_lowering_accounts_for_every_node(sample: str, dims: dict[str, int])
     )
     for node, (of, shares) in low.grads.items():
         assert low.grad_node[of] == node and shares
+
+
+def test_calibrate_writes_a_profile_that_loads_and_says_where_its_figures_come_from(
+    torch_available: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "here.toml"
+    code = main(["calibrate", "--onnx", str(SAMPLES / "small_cnn.onnx"), "--storage", str(tmp_path / "flash"),
+                 "--out", str(out), "--compute-power-w", "12.5", "--paging-power-w", "1.5"])  # fmt: skip
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    profile = load_profile(out)
+    assert profile.compute_power_w == 12.5 and profile.paging_power_w == 1.5
+    assert profile.compute_flop_per_j == pytest.approx(profile.compute_flop_per_s / 12.5)
+    assert profile.pageout_bytes_per_s > 0 and profile.pagein_latency_s > 0
+    text = out.read_text()
+    assert "12.5 W given with --compute-power-w" in text and "only as good as its power figures" in text
+    assert not any((tmp_path / "flash").iterdir()), "the measurement files are removed"
+    graph = load_onnx_graph(SAMPLES / "small_cnn.onnx").graph
+    assert reference_points_of(graph, profile).plain_runtime_s > 0
+
+
+def test_calibrate_without_power_figures_or_rapl_is_refused(torch_available: None, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    if Path("/sys/class/powercap/intel-rapl:0/energy_uj").exists():
+        pytest.skip("this machine exposes RAPL counters, so calibrate reads the power from them")
+    code = main(["calibrate", "--onnx", str(SAMPLES / "mlp.onnx"), "--storage", str(tmp_path / "flash"),
+                 "--out", str(tmp_path / "p.toml")])  # fmt: skip
+    _, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1 and "--compute-power-w" in err
+    assert not (tmp_path / "p.toml").exists()

@@ -59,3 +59,42 @@ def run(args: argparse.Namespace) -> int:
 
 def _progress(fraction: float, text: str) -> None:
     print(f"poet: replay {fraction:4.0%} {text}", file=sys.stderr)
+
+
+CALIBRATE_HELP = "measure this machine's compute rate and storage with PyTorch; write a device profile"
+
+
+def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--onnx", type=Path, required=True, help="the model whose kernels are timed")
+    parser.add_argument("--storage", type=Path, required=True, help="folder on the storage to measure (flash, SD)")
+    parser.add_argument("--out", type=Path, required=True, help="profile file to write (profiles/NAME.toml)")
+    parser.add_argument("--name", help="the profile's device name (default: this host, calibrated)")
+    parser.add_argument("--compute-power-w", type=float, help="power while computing, W (default: RAPL counters)")
+    parser.add_argument("--paging-power-w", type=float, help="power while paging, W (default: RAPL counters)")
+    parser.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE", help="a symbolic input size")
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    """Calibrate and print the profile's figures; bad input raises a PoetError (exit 2)."""
+    try:
+        from poet_gui.core.replay.calibrate import calibrate
+    except ImportError as exc:
+        if exc.name != "torch" and not str(exc.name or "").startswith("torch."):
+            raise
+        raise ReplayError(INSTALL_HINT.replace("replay needs", "calibrate needs")) from None
+    dims = {}
+    for item in args.dim:
+        key, _, value = item.partition("=")
+        if not value.isdigit() or int(value) < 1:
+            raise ReplayError(f"--dim {item!r}: expected NAME=SIZE with a positive whole size")
+        dims[key] = int(value)
+    result = calibrate(args.onnx, args.storage, args.out, name=args.name, compute_power_w=args.compute_power_w,
+                       paging_power_w=args.paging_power_w, dims=dims)  # fmt: skip
+    p = result.profile
+    print(f"wrote     {args.out} ({p.name})")
+    print(f"compute   {p.compute_flop_per_s:.4g} FLOP/s, {p.compute_flop_per_j:.4g} FLOP/J")
+    print(f"page out  {p.pageout_latency_s:.3g} s + bytes / {p.pageout_bytes_per_s:.4g} B/s")
+    print(f"page in   {p.pagein_latency_s:.3g} s + bytes / {p.pagein_bytes_per_s:.4g} B/s")
+    for note in result.notes[-3:]:
+        print(f"note      {note}")
+    return 0
