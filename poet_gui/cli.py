@@ -41,6 +41,7 @@ from poet_gui.core.model.graph import TrainingGraph
 from poet_gui.core.model.graph_io import load_graph_file
 from poet_gui.core.model.onnx_import import load_onnx_graph
 from poet_gui.core.model.zoo import build_model, list_models
+from poet_gui.core.replay import command as replay_command
 from poet_gui.core.schedule.plan import OPTIMAL_GAP, SolveStatus
 from poet_gui.core.schedule.problem import Switches, make_problem
 from poet_gui.core.schedule.reference_points import ReferencePoints, reference_points_of
@@ -55,6 +56,8 @@ SUBCOMMANDS = {
     "solve": "plan one model on one device under RAM and runtime budgets",
     "verify": "re-check a plan file with the simulator",
     "sweep": "solve a grid of RAM budgets and runtime factors; write the trade-off",
+    "replay": replay_command.HELP,
+    "calibrate": replay_command.CALIBRATE_HELP,
     "models": "list the built-in models with their size",
     "profiles": "list the device profiles with their figures",
 }
@@ -249,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--csv", type=Path, required=True, metavar="FILE", help="the trade-off table to write")
     sweep.add_argument("--png", type=Path, metavar="FILE", help="also plot energy against RAM budget as a PNG")
 
+    replay_command.add_arguments(sub.add_parser("replay", help=SUBCOMMANDS["replay"]))
+    replay_command.add_calibrate_arguments(sub.add_parser("calibrate", help=SUBCOMMANDS["calibrate"]))
     sub.add_parser("models", help=SUBCOMMANDS["models"])
     profiles = sub.add_parser("profiles", help=SUBCOMMANDS["profiles"])
     profiles.add_argument("--dir", type=Path, help="profile directory (default: the app's profiles/)")
@@ -300,6 +305,10 @@ def main(argv: Sequence[str] | None = None, *, started_s: float | None = None) -
             return _verify(args)
         if args.command == "sweep":
             return _sweep(args)
+        if args.command == "replay":
+            return replay_command.run(args)
+        if args.command == "calibrate":
+            return replay_command.run_calibrate(args)
         if args.command == "models":
             return _models()
         return _profiles(args.dir)

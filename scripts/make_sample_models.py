@@ -2,10 +2,12 @@
 
     python scripts/make_sample_models.py [--out DIR]
 
-Three small models, built with ``onnx.helper`` so that no framework or download is needed: an MLP, a
-CNN with batch norm and a residual add, and a transformer block (attention, layer norm, GELU written
-with Erf as exporters do before opset 20) whose batch and sequence length are symbolic, so opening it
-asks for them.  The weights are a fixed integer sequence scaled to each layer's fan-in: the files are
+Four small models, built with ``onnx.helper`` so that no framework or download is needed: an MLP, a
+CNN with batch norm and a residual add, a residual CNN shaped like resnet18_cifar (two basic blocks,
+one down-sampling with a 1x1 shortcut convolution, batch norm in training mode), and a transformer
+block (attention, layer norm, GELU written with Erf as exporters do before opset 20) whose batch and
+sequence length are symbolic, so opening it asks for them.  The weights are a fixed integer sequence
+scaled to each layer's fan-in: the files are
 the same bytes on every machine, and a test checks the shipped ones against this script.  Opset 17 and
 IR version 8 keep them readable by every onnx release we support (``onnx>=1.14``).
 """
@@ -116,6 +118,58 @@ def small_cnn() -> onnx.ModelProto:
     return _model("small_cnn", nodes, [x], [y], w, "Small CNN with batch norm and a residual block")
 
 
+def _conv_bn_train(w: _Weights, x: str, name: str, c_in: int, c_out: int, *, kernel: int = 3,
+                   stride: int = 1) -> list[onnx.NodeProto]:  # fmt: skip
+    """A convolution without bias and a batch norm that normalises with the batch's statistics
+    (``training_mode=1``), as a network being trained does; its running statistics are left as they are
+    (replay does not update them: they do not change the gradients)."""
+    weight = w.add(f"{name}.weight", (c_out, c_in, kernel, kernel), fan_in=c_in * kernel * kernel)
+    bn = [
+        w.add(f"bn_{name}.{p}", (c_out,), value=v)
+        for p, v in (("scale", 1.0), ("bias", 0.0), ("mean", 0.0), ("var", 1.0))
+    ]
+    pad = kernel // 2
+    return [
+        helper.make_node(
+            "Conv", [x, weight], [name], name=name, kernel_shape=[kernel, kernel], pads=[pad] * 4, strides=[stride] * 2
+        ),
+        # Training mode must name the updated running statistics; nothing reads them, so they are not planned.
+        helper.make_node(
+            "BatchNormalization", [name, *bn], [f"bn_{name}", f"bn_{name}.mean_out", f"bn_{name}.var_out"],
+            name=f"bn_{name}",
+            training_mode=1,
+        ),
+    ]
+
+
+def resnet_cifar() -> onnx.ModelProto:
+    """resnet18_cifar in miniature: batch 2 of 3x16x16, a conv-bn-relu stem of 8 channels, a basic
+    block at 8 channels (identity skip), a down-sampling block to 16 channels (stride 2, 1x1
+    shortcut convolution with batch norm), global average pool, linear to 10 classes."""
+    w = _Weights()
+    nodes = [
+        *_conv_bn_train(w, "x", "stem", 3, 8),
+        helper.make_node("Relu", ["bn_stem"], ["stem.relu"], name="stem.relu"),
+        *_conv_bn_train(w, "stem.relu", "b1c1", 8, 8),
+        helper.make_node("Relu", ["bn_b1c1"], ["b1.relu1"], name="b1.relu1"),
+        *_conv_bn_train(w, "b1.relu1", "b1c2", 8, 8),
+        helper.make_node("Add", ["bn_b1c2", "stem.relu"], ["b1.add"], name="b1.add"),
+        helper.make_node("Relu", ["b1.add"], ["b1.out"], name="b1.out"),
+        *_conv_bn_train(w, "b1.out", "b2c1", 8, 16, stride=2),
+        helper.make_node("Relu", ["bn_b2c1"], ["b2.relu1"], name="b2.relu1"),
+        *_conv_bn_train(w, "b2.relu1", "b2c2", 16, 16),
+        *_conv_bn_train(w, "b1.out", "b2sc", 8, 16, kernel=1, stride=2),
+        helper.make_node("Add", ["bn_b2c2", "bn_b2sc"], ["b2.add"], name="b2.add"),
+        helper.make_node("Relu", ["b2.add"], ["b2.out"], name="b2.out"),
+        helper.make_node("GlobalAveragePool", ["b2.out"], ["gap"], name="gap"),
+        helper.make_node("Flatten", ["gap"], ["flat"], name="flatten"),
+        _gemm(w, "flat", "logits", 16, 10),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 16, 16])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [2, 10])
+    return _model("resnet_cifar", nodes, [x], [y], w, "Residual CNN like resnet18_cifar: two basic blocks, batch norm")
+
+
 def _scalar(name: str, value: float) -> onnx.NodeProto:
     """A Constant node, as exporters write scalars: a constant, not a parameter."""
     return helper.make_node(
@@ -188,7 +242,7 @@ def tiny_transformer(width: int = 16, heads: int = 2, hidden: int = 32) -> onnx.
     return _model("tiny_transformer", nodes, [x], [y], w, doc)
 
 
-MODELS = {"mlp": mlp, "small_cnn": small_cnn, "tiny_transformer": tiny_transformer}
+MODELS = {"mlp": mlp, "small_cnn": small_cnn, "resnet_cifar": resnet_cifar, "tiny_transformer": tiny_transformer}
 
 
 def write_samples(out: Path) -> list[Path]:

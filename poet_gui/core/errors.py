@@ -35,3 +35,7 @@ class ScheduleError(PoetError):
 
 class PlanFormatError(PoetError):
     """A plan file is not a plan this version can read."""
+
+
+class ReplayError(PoetError):
+    """A plan cannot be replayed on the real model: another model, an operator without a kernel, no PyTorch."""

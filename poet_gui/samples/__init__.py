@@ -11,7 +11,7 @@ __all__ = ["sample_models"]
 
 _DIR = Path(__file__).resolve().parent
 #: Menu order: the smallest model first.  ``tiny_transformer`` has symbolic ``batch`` and ``seq``.
-_NAMES = ("mlp", "small_cnn", "tiny_transformer")
+_NAMES = ("mlp", "small_cnn", "resnet_cifar", "tiny_transformer")
 
 
 def sample_models() -> tuple[tuple[str, Path], ...]:

@@ -14,12 +14,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
+import numpy as np
+from onnx import numpy_helper
+
+from poet_gui.core.errors import GraphError
 from poet_gui.core.model.graph import TrainingGraph
-from poet_gui.core.model.onnx_import._build import build_training_graph
+from poet_gui.core.model.onnx_import._build import build_lowered_graph, build_training_graph
 from poet_gui.core.model.onnx_import._model import input_dimensions, prepare_model, read_model
+from poet_gui.core.model.onnx_import.lowering import Lowering
 
-__all__ = ["OnnxImport", "load_onnx_graph", "symbolic_dimensions"]
+__all__ = ["LoweredOnnx", "OnnxImport", "load_onnx_graph", "lower_onnx", "symbolic_dimensions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +62,37 @@ def load_onnx_graph(path: Path, *, dims: Mapping[str, int] | None = None) -> Onn
     model = prepare_model(read_model(path), str(path), path.stem, dict(dims or {}))
     graph, warnings = build_training_graph(model)
     return OnnxImport(graph, warnings, model.bound_dims)
+
+
+@dataclass(frozen=True, slots=True)
+class LoweredOnnx:
+    """An imported model as an executor needs it: the training graph, what each node stands for, and
+    the values of the initializers and Constant operators (read-only arrays, by tensor name)."""
+
+    imported: OnnxImport
+    lowering: Lowering
+    constants: Mapping[str, np.ndarray]
+
+
+def lower_onnx(path: Path, *, dims: Mapping[str, int] | None = None) -> LoweredOnnx:
+    """Import the model at ``path`` as :func:`load_onnx_graph` does, keeping the lowering record and the
+    constants' values (weights stored as external data are refused, naming the tensor)."""
+    path = Path(path)
+    proto = read_model(path)
+    model = prepare_model(proto, str(path), path.stem, dict(dims or {}))
+    graph, warnings, lowering = build_lowered_graph(model)
+    constants: dict[str, np.ndarray] = {}
+    for init in proto.graph.initializer:
+        if init.data_location == init.EXTERNAL:
+            raise GraphError(f"{path}: initializer {init.name!r} is stored as external data, which replay can't load")
+        constants[init.name] = _frozen(numpy_helper.to_array(init))
+    for op in lowering.folded.values():
+        if op.op_type == "Constant" and "value" in op.attrs:
+            constants[op.outputs[0]] = _frozen(numpy_helper.to_array(op.attrs["value"]))
+    return LoweredOnnx(OnnxImport(graph, warnings, model.bound_dims), lowering, MappingProxyType(constants))
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a)
+    a.setflags(write=False)
+    return a

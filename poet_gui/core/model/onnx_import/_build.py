@@ -19,11 +19,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from poet_gui.core.errors import GraphError
 from poet_gui.core.model.graph import Node, TrainingGraph, build_graph
 from poet_gui.core.model.onnx_import._model import OnnxModel, Op
 from poet_gui.core.model.onnx_import._rules import OUT, RULES, SHAPE_OPS, VIEW_OPS, OpRule, OpShapes, estimate_rule
+from poet_gui.core.model.onnx_import.lowering import ForwardStep, GradShare, Lowering, ParamGradStep, TensorRef
 
 LOSS_OP = "CrossEntropyLoss"
 
@@ -42,6 +44,7 @@ class _Partial:
     reads: tuple[int, ...]
     flop: float
     is_pass_on: bool
+    position: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +52,18 @@ class _ParamGrad:
     reads: tuple[int, ...]
     flop: float
     shape: tuple[int, ...]
+    positions: tuple[int, ...]
 
 
 def build_training_graph(model: OnnxModel) -> tuple[TrainingGraph, tuple[str, ...]]:
     """The validated training graph of ``model`` and the import's warnings (one line each)."""
+    graph, warnings, _ = build_lowered_graph(model)
+    return graph, warnings
+
+
+def build_lowered_graph(model: OnnxModel) -> tuple[TrainingGraph, tuple[str, ...], Lowering]:
+    """As :func:`build_training_graph`, plus the record of which ONNX operator, input and gradient
+    share every node stands for, which an executor needs to run the graph (``lowering.py``)."""
     kept, needed = _live_ops(model)
     builder = _Builder(model, needed)
     for op in kept:
@@ -60,6 +71,8 @@ def build_training_graph(model: OnnxModel) -> tuple[TrainingGraph, tuple[str, ..
     loss = builder.add_loss()
     builder.add_backward(loss)
     graph = build_graph(model.name, builder.nodes, source=model.source)
+    # The builder appends in a topological order, so build_graph keeps it and stage indices are the builder's.
+    assert [n.name for n in graph.nodes] == [n.name for n in builder.nodes]
 
     warnings: list[str] = []
     if builder.estimated:
@@ -73,7 +86,7 @@ def build_training_graph(model: OnnxModel) -> tuple[TrainingGraph, tuple[str, ..
     if dead:
         shown = ", ".join(dead[:5]) + (", ..." if len(dead) > 5 else "")
         warnings.append(f"{len(dead)} operator{'s' if len(dead) != 1 else ''} feed no graph output, left out: {shown}")
-    return graph, tuple(warnings)
+    return graph, tuple(warnings), builder.lowering(graph, kept)
 
 
 def _live_ops(model: OnnxModel) -> tuple[list[Op], set[str]]:
@@ -107,6 +120,16 @@ class _Builder:
         self._requires_grad: list[bool] = []
         self._partials: list[list[_Partial]] = []
         self._param_grads: dict[int, _ParamGrad] = {}
+        # What each node stands for, for :meth:`lowering`.
+        self._slot_of: dict[str, int] = {}
+        self._forward: dict[int, ForwardStep] = {}
+        self._inputs: dict[int, str] = {}
+        self._loss_reads: tuple[TensorRef, ...] = ()
+        self._grads: dict[int, tuple[int, tuple[GradShare, ...]]] = {}
+        self._pass_on: dict[int, GradShare] = {}
+        self._grad_node: dict[int, int] = {}
+        self._param_steps: dict[int, ParamGradStep] = {}
+        self._loss = -1
 
     def _append(self, name: str, op: str, is_backward: bool, flop: float, shape: tuple[int, ...],
                 params: float, inputs: list[int]) -> int:  # fmt: skip
@@ -125,6 +148,8 @@ class _Builder:
         if name in self._pending_inputs:
             self._pending_inputs.discard(name)
             self._node_of[name] = self._append(name, "Input", False, 0.0, self.model.tensor(name).shape, 0, [])
+            self._slot_of[name] = 0
+            self._inputs[self._node_of[name]] = name
         return self._node_of.get(name)
 
     def add_op(self, op: Op) -> None:
@@ -135,6 +160,7 @@ class _Builder:
         sources = [self._activation(t) if t else None for t in ins]
         if op.is_standard and op.op_type in VIEW_OPS and sources[0] is not None:
             self._node_of[op.outputs[0]] = sources[0]
+            self._slot_of[op.outputs[0]] = self._slot_of[ins[0]]
             return
 
         tensor = self.model.tensor
@@ -155,6 +181,14 @@ class _Builder:
         for out in op.outputs:
             if out:
                 self._node_of[out] = index
+        used = [out for out in op.outputs if out in self.needed]
+        self._slot_of.update((out, k) for k, out in enumerate(used))
+        self._forward[index] = ForwardStep(
+            op=op,
+            inputs=tuple(self._ref(t) if t else None for t in ins),
+            slots=tuple(used.index(out) if out in used else None for out in op.outputs),
+            output_shapes=tuple(tensor(out).shape if out in used else None for out in op.outputs),
+        )
         self._record_gradients(op, index, sources, rule)
 
     def _fold_constant(self, op: Op) -> bool:
@@ -181,7 +215,9 @@ class _Builder:
         for i, source in enumerate(sources):
             if source is not None and i in rule.grads:
                 g = rule.grads[i]
-                self._partials[source].append(_Partial(op.inputs[i], index, resolve(g.reads), g.flop, g.is_pass_on))
+                self._partials[source].append(
+                    _Partial(op.inputs[i], index, resolve(g.reads), g.flop, g.is_pass_on, position=i)
+                )
                 flows = flows or self._requires_grad[source]
         trainable = [i for i, t in enumerate(op.inputs) if i in rule.grads and self._is_trainable(t)]
         self._requires_grad[index] = self.model.is_float(op.outputs[0]) and (flows or bool(trainable))
@@ -189,7 +225,9 @@ class _Builder:
             reads = tuple(dict.fromkeys(r for i in trainable for r in resolve(rule.grads[i].reads)))
             sizes = [self.model.tensor(op.inputs[i]) for i in trainable]
             grad_shape = sizes[0].shape if len(sizes) == 1 else (sum(s.elements for s in sizes),)
-            self._param_grads[index] = _ParamGrad(reads, sum(rule.grads[i].flop for i in trainable), grad_shape)
+            self._param_grads[index] = _ParamGrad(
+                reads, sum(rule.grads[i].flop for i in trainable), grad_shape, tuple(trainable)
+            )
 
     def _is_trainable(self, name: str) -> bool:
         """A float constant computed from initializers, with more than one element: a one-element
@@ -216,10 +254,13 @@ class _Builder:
             raise GraphError(f"{self.model.source}: no graph output depends on the model's inputs; nothing to train")
         terms = {t: self.model.tensor(t).elements * (self.model.tensor(t).shape or (1,))[-1] for t in outputs}
         index = self._append("loss", LOSS_OP, False, sum(terms.values()), (), 0, [self._node_of[t] for t in outputs])
+        self._loss = index
         for t in outputs:
             # d(loss)/d(logits) = softmax(logits) - target: it reads the logits and costs as the loss does.
             source = self._node_of[t]
-            self._partials[source].append(_Partial(t, index, (source,), terms[t], False))
+            position = len(self._loss_reads)
+            self._partials[source].append(_Partial(t, index, (source,), terms[t], False, position=position))
+            self._loss_reads += (self._ref(t),)
         return index
 
     def add_backward(self, loss: int) -> None:
@@ -234,15 +275,42 @@ class _Builder:
                 continue
             node = self.nodes[u]
             live = [p for p in self._partials[u] if needs[p.consumer]]
+            shares = tuple(GradShare(p.consumer, p.position, self._ref(p.tensor)) for p in live)
             if len(live) == 1 and live[0].is_pass_on:
                 grad_of[u] = grad_of[live[0].consumer]
+                self._pass_on[u] = shares[0]
             else:
                 sums = Counter(p.tensor for p in live)
                 flop = sum(p.flop for p in live) + sum((c - 1) * self.model.tensor(t).elements for t, c in sums.items())
                 op = "+".join(dict.fromkeys(self.nodes[p.consumer].op for p in live)) + "Grad"
                 inputs = [grad_of[p.consumer] for p in live] + [r for p in live for r in p.reads]
                 grad_of[u] = self._append(f"grad_{node.name}", op, True, flop, node.out_shape, 0, inputs)
+                self._grads[grad_of[u]] = (u, shares)
+                self._grad_node[u] = grad_of[u]
             pg = self._param_grads.get(u)
             if pg is not None:
-                self._append(f"grad_{node.name}.params", f"{node.op}ParamGrad", True, pg.flop, pg.shape, 0,
-                             [grad_of[u], *pg.reads])  # fmt: skip
+                k = self._append(f"grad_{node.name}.params", f"{node.op}ParamGrad", True, pg.flop, pg.shape, 0,
+                                 [grad_of[u], *pg.reads])  # fmt: skip
+                self._param_steps[k] = ParamGradStep(u, pg.positions)
+
+    def _ref(self, name: str) -> TensorRef:
+        """How tensor ``name`` is read: from a node's buffer (which slot, with the view's shape) or a constant."""
+        node = self._node_of.get(name)
+        slot = self._slot_of.get(name, 0) if node is not None else 0
+        return TensorRef(name, node, slot, self.model.tensor(name).shape)
+
+    def lowering(self, graph: TrainingGraph, kept: list[Op]) -> Lowering:
+        """The record of what every node of ``graph`` stands for (see ``lowering.py``)."""
+        return Lowering(
+            graph=graph,
+            forward=MappingProxyType(self._forward),
+            inputs=MappingProxyType(self._inputs),
+            loss=self._loss,
+            loss_reads=self._loss_reads,
+            grads=MappingProxyType(self._grads),
+            pass_on=MappingProxyType(self._pass_on),
+            grad_node=MappingProxyType(self._grad_node),
+            param_grads=MappingProxyType(self._param_steps),
+            folded=MappingProxyType({out: op for op in kept for out in op.outputs if out in self._roots}),
+            trainable=frozenset(t for t in self._roots if self._is_trainable(t)),
+        )

@@ -1,0 +1,177 @@
+"""Measure this machine as a device profile: compute rate from replayed kernels, storage from real files.
+
+The compute rate is the model's FLOP (as the planner counts them) over the wall time of its nodes'
+kernels in the keep-all schedule, the median of several steps after a warm-up, so a plan made with the
+profile predicts this machine's runtime in the planner's own units. Storage throughput and latency
+come from writing (with fsync) and reading back files of two sizes in the storage folder, the page
+cache dropped before each read where the OS allows it; the line through the two sizes gives latency
+(its intercept) and throughput (its slope). Power comes from the caller or from Linux's powercap (RAPL)
+counters while the same work runs; the profile's comments say which, and that its energy figures are
+only as good as its power figures. The profile is written atomically and is refused before writing if
+it would not load.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from poet_gui.core.atomic import write_text_atomic
+from poet_gui.core.device.profiles import DeviceProfile, parse_profile, profile_to_toml
+from poet_gui.core.errors import ReplayError
+from poet_gui.core.model.onnx_import import lower_onnx
+from poet_gui.core.replay.executor import fresh_parameters, prepare, run_step
+from poet_gui.core.schedule.reference_points import plain_operations
+
+_RAPL = Path("/sys/class/powercap/intel-rapl:0/energy_uj")
+_SIZES = (4096, 1 << 20)
+_REPEATS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    profile: DeviceProfile
+    notes: tuple[str, ...]
+
+
+def _rapl_joules() -> float | None:
+    try:
+        return int(_RAPL.read_text()) / 1e6
+    except (OSError, ValueError):
+        return None
+
+
+def _measure_power(work: Callable[[], float]) -> tuple[float, float | None]:
+    """Run ``work`` (returning the seconds it measured itself); the RAPL package power over it, if exposed."""
+    before, started = _rapl_joules(), time.perf_counter()
+    seconds = work()
+    after, wall = _rapl_joules(), time.perf_counter() - started
+    watts = None if before is None or after is None or after <= before else (after - before) / wall
+    return seconds, watts
+
+
+def _storage_times(folder: Path, size: int) -> tuple[float, float]:
+    """Median seconds to write ``size`` bytes with fsync, and to read them back, in a file of ``folder``."""
+    data = os.urandom(size)
+    writes, reads = [], []
+    for k in range(_REPEATS):
+        path = folder / f"poet-calibrate-{size}-{k}.bin"
+        started = time.perf_counter()
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        writes.append(time.perf_counter() - started)
+        with open(path, "rb") as f:
+            if hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+            started = time.perf_counter()
+            got = f.read()
+            reads.append(time.perf_counter() - started)
+        path.unlink()
+        if len(got) != size:
+            raise ReplayError(f"{folder}: read back {len(got)} of {size} bytes")
+    return statistics.median(writes), statistics.median(reads)
+
+
+def _line(times: list[float]) -> tuple[float, float]:
+    """Latency (s, at least 1 ns: a profile's figures are > 0) and throughput (B/s) through two sizes."""
+    (s0, s1), (t0, t1) = _SIZES, times
+    rate = (s1 - s0) / max(t1 - t0, 1e-9)
+    return max(t0 - s0 / rate, 1e-9), rate
+
+
+def calibrate(
+    onnx_path: Path,
+    storage: Path,
+    out: Path,
+    *,
+    name: str | None = None,
+    compute_power_w: float | None = None,
+    paging_power_w: float | None = None,
+    dims: dict[str, int] | None = None,
+) -> Calibration:
+    """Measure, build and write the profile to ``out`` (see the module docstring)."""
+    lowered = lower_onnx(onnx_path, dims=dims)
+    model = prepare(lowered, bytes_per_element=4, seed=0, source=str(onnx_path))
+    graph = model.lowering.graph
+    ops = plain_operations(graph)
+    params = fresh_parameters(model)
+    run_step(model, params, ops, storage=None)  # warm-up
+
+    def compute() -> float:
+        return statistics.median(sum(run_step(model, params, ops, storage=None).node_seconds) for _ in range(_REPEATS))
+
+    seconds, rapl_compute_w = _measure_power(compute)
+    flop = sum(n.flop for n in graph.nodes)
+    try:
+        storage.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReplayError(f"{storage}: cannot make the storage folder: {exc.strerror or exc}") from None
+    measured: list[tuple[float, float]] = []
+
+    def paging() -> float:
+        measured.extend(_storage_times(storage, size) for size in _SIZES)
+        return 0.0
+
+    _, rapl_paging_w = _measure_power(paging)
+    out_latency, out_rate = _line([w for w, _ in measured])
+    in_latency, in_rate = _line([r for _, r in measured])
+
+    notes = [f"Calibrated by POET Studio on {platform.node() or 'this machine'} ({platform.machine()}), "
+             f"{time.strftime('%Y-%m-%d')}, with {onnx_path.name} and storage {storage}."]  # fmt: skip
+    notes.append(
+        f"compute: {flop:.4g} FLOP (the planner's count) in {seconds:.4g} s of replayed kernels, median of "
+        f"{_REPEATS} keep-all steps, 1 process"
+    )
+    notes.append(
+        f"storage: files of {_SIZES[0]:,} and {_SIZES[1]:,} bytes written with fsync and read back, median of "
+        f"{_REPEATS}; latency and throughput from the line through the two sizes"
+    )
+    compute_power_w, how_compute = _power("compute", compute_power_w, rapl_compute_w)
+    paging_power_w, how_paging = _power("paging", paging_power_w, rapl_paging_w)
+    notes += [f"compute power: {how_compute}", f"paging power: {how_paging}"]
+    notes.append("This profile's energy figures are only as good as its power figures.")
+    profile = DeviceProfile(
+        key=out.stem,
+        name=name or f"{platform.node() or 'this machine'} (calibrated)",
+        compute_flop_per_s=flop / seconds,
+        compute_flop_per_j=flop / seconds / compute_power_w,
+        bytes_per_element=4,
+        pagein_latency_s=in_latency,
+        pagein_bytes_per_s=in_rate,
+        pageout_latency_s=out_latency,
+        pageout_bytes_per_s=out_rate,
+        paging_power_w=paging_power_w,
+        compute_power_w=compute_power_w,
+        ram_bytes=_ram_bytes(),
+        source=str(out),
+    )
+    text = "".join(f"# {note}\n" for note in notes) + profile_to_toml(profile)
+    parse_profile(text, str(out), out.stem)  # refuse, before writing, a profile that would not load
+    write_text_atomic(out, text)
+    return Calibration(profile, tuple(notes))
+
+
+def _power(what: str, given: float | None, rapl: float | None) -> tuple[float, str]:
+    if given is not None:
+        if not given > 0:
+            raise ReplayError(f"--{what}-power-w must be > 0, got {given!r}")
+        return given, f"{given:g} W given with --{what}-power-w"
+    if rapl is not None:
+        return rapl, f"{rapl:.4g} W, Linux powercap (RAPL) package energy over the {what} measurement"
+    raise ReplayError(
+        f"this machine exposes no powercap (RAPL) counters ({_RAPL}); give the {what} power with --{what}-power-w"
+    )
+
+
+def _ram_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
