@@ -282,6 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the points on a local Dask cluster of N worker processes",
     )
     sweep.add_argument(
+        "--connect-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="--scheduler: seconds to wait for the scheduler to answer and for its first worker (default 10)",
+    )
+    sweep.add_argument(
         "--csv",
         type=Path,
         required=True,
@@ -594,7 +601,7 @@ def _fleet_executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> tu
         cluster, client = fleet_dask.local_cluster(args.dask_local)
         stack.callback(cluster.close)
     else:
-        client = fleet_dask.connect(address)
+        client = fleet_dask.connect(address, timeout_s=args.connect_timeout)
     stack.callback(client.close)
     executor = fleet_dask.DaskExecutor(client)
     return executor, executor
