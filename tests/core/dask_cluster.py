@@ -30,15 +30,19 @@ class Cluster:
     def stop(self) -> None:
         family = [psutil.Process(p.pid) for p in self.processes if p.poll() is None]
         children = [c for p in family for c in _children(p)]
-        for proc in reversed(self.processes):  # workers first, then the scheduler
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.processes:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        # The workers first, then the scheduler: a worker whose scheduler vanishes while it closes
+        # waits 8 s before its nanny kills it.
+        workers, scheduler = self.processes[1:], self.processes[:1]
+        for group in (workers, scheduler):
+            for proc in group:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in group:
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         _, alive = psutil.wait_procs(children, timeout=5)
         for child in alive:
             child.kill()
@@ -78,7 +82,8 @@ def start_cluster(folder: Path, *, workers: int = 2, has_project: bool = True) -
             cluster.processes.append(
                 subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True, env=dict(os.environ))
             )
-        wait_for_workers(cluster.address, workers)
+        if workers:
+            wait_for_workers(cluster.address, workers)
     except BaseException:
         cluster.stop()
         raise

@@ -112,7 +112,7 @@ def local_cluster(workers: int) -> tuple[LocalCluster, Client]:
     """A :class:`LocalCluster` of ``workers`` processes with one thread each, and its client: the
     cluster path on one machine. Its workers start from this interpreter, so they have the project."""
     cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
     )
     client = Client(cluster, set_as_default=False)
     try:
