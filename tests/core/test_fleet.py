@@ -153,3 +153,20 @@ def test_the_cli_and_the_app_start_without_loading_dask():
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "loaded: []"
+
+
+def test_the_report_charts_each_model_and_names_the_cheapest_device_that_fits(capsys, tmp_path):
+    table, report = tmp_path / "fleet.csv", tmp_path / "report"
+    code, out, err = run_cli(capsys, "sweep", *GRID, "--jobs", "2", "--csv", str(table), "--report", str(report))
+    assert code == EXIT_PLAN, err
+    assert f"saved    fleet report {report} (5 files)" in out
+    for model in ("linear", "transformer"):
+        assert (report / f"{model}.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        assert b"<svg" in (report / f"{model}.svg").read_bytes()[:500]
+    text = (report / "fleet.md").read_text()
+    summary = text.split("## linear")[0]
+    # linear fits both; the m4 spends less energy. transformer's 28 MB of parameters fit only the a72.
+    assert "| linear | 1.2× | m4 | 3,256 B | 4,449 B | 455.8 µJ | optimal (proven) |" in summary
+    assert "| transformer | 1.2× | a72 | 120 KiB |" in summary
+    assert "| 1.2× | m4 | 120 KiB | no swept budget fits the device | | |" in text
+    assert "![linear: energy against RAM budget](linear.svg)" in text
