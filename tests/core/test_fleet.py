@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cli_runner import run_cli
 
+import poet_gui.core.sweep
 from poet_gui.cli import EXIT_BAD_INPUT, EXIT_PLAN
 from poet_gui.core.device.profiles import load_profile
 from poet_gui.core.errors import PoetError
@@ -133,6 +134,7 @@ def test_bad_grids_are_one_line_and_exit_2(capsys, tmp_path, args, needle):
 def test_without_dask_the_cluster_options_say_how_to_install_it(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the [cluster] extra were not installed
     monkeypatch.delitem(sys.modules, "poet_gui.core.sweep.fleet_dask", raising=False)
+    monkeypatch.delattr(poet_gui.core.sweep, "fleet_dask", raising=False)  # set once another test imported it
     for where in (["--scheduler", "tcp://127.0.0.1:8786"], ["--dask-local", "2"]):
         code, out, err = run_cli(capsys, "sweep", "--model", "linear", "--profile", "a72", "--points", "2", *where,
                                  "--csv", str(tmp_path / "x.csv"))  # fmt: skip
