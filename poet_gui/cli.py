@@ -11,6 +11,7 @@ plan".
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -20,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from poet_gui import __version__
 from poet_gui.core.device.profiles import list_profiles, load_profile
@@ -48,14 +49,19 @@ from poet_gui.core.schedule.reference_points import ReferencePoints, reference_p
 from poet_gui.core.solve.milp import EXACT_MAX_COLUMNS, Method, Solver, SolverOptions
 from poet_gui.core.solve.planner import VerifiedPlan
 from poet_gui.core.solve.solve_process import solve_with_deadline
-from poet_gui.core.sweep.tradeoff import SweepPoint, budget_grid, solve_points, write_sweep_csv
+from poet_gui.core.sweep.fleet import Executor, FleetModel, done_keys, fleet_tasks, local_executor, run_fleet
+from poet_gui.core.sweep.fleet_csv import FleetRow, read_fleet_csv
+from poet_gui.core.sweep.tradeoff import SweepPoint, budget_grid
+
+if TYPE_CHECKING:  # only a type here: importing it loads Dask
+    from poet_gui.core.sweep.fleet_dask import DaskExecutor
 
 EXIT_PLAN, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: Each subcommand with its one-line help; main.py's own --help lists them below the app's options.
 SUBCOMMANDS = {
     "solve": "plan one model on one device under RAM and runtime budgets",
     "verify": "re-check a plan file with the simulator",
-    "sweep": "solve a grid of RAM budgets and runtime factors; write the trade-off",
+    "sweep": "solve a grid of models x devices x RAM budgets x runtime factors, locally or on Dask",
     "replay": replay_command.HELP,
     "calibrate": replay_command.CALIBRATE_HELP,
     "models": "list the built-in models with their size",
@@ -144,6 +150,22 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", required=True, help="a profile key (see `profiles`) or a .toml file")
 
 
+def _add_grid_arguments(parser: argparse.ArgumentParser) -> None:
+    """sweep's models and devices: each option repeats or takes a comma-separated list."""
+    parser.add_argument("--model", action="append", metavar="NAMES", help="zoo models (see `models`)")
+    parser.add_argument("--graph", type=Path, action="append", metavar="FILE", help="graph files (reference JSON)")
+    parser.add_argument("--onnx", action="append", metavar="FILES", help="ONNX models (docs/onnx-backward.md)")
+    parser.add_argument(
+        "--dim", type=_dim_binding, action="append", metavar="NAME=SIZE", help="--onnx models: a symbolic dimension"
+    )
+    parser.add_argument("--batch-size", type=_dimension, help="zoo models: batch size (default 1)")
+    parser.add_argument("--resolution", type=_dimension, help="zoo image models: input side in pixels")
+    parser.add_argument("--seq-len", type=_dimension, help="zoo transformer/bert: sequence length")
+    parser.add_argument(
+        "--profile", action="append", required=True, metavar="KEYS", help="device profiles (keys or .toml files)"
+    )
+
+
 def _add_switch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-paging", action="store_true", help="never page tensors to storage")
     parser.add_argument("--no-remat", action="store_true", help="never recompute tensors")
@@ -220,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
 
     sweep = sub.add_parser("sweep", help=SUBCOMMANDS["sweep"])
-    _add_model_arguments(sweep)
+    _add_grid_arguments(sweep)
     grid = sweep.add_mutually_exclusive_group(required=True)
     grid.add_argument(
         "--budgets",
@@ -249,8 +271,35 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="points solved in parallel, one worker process each (default: the number of CPUs)",
     )
-    sweep.add_argument("--csv", type=Path, required=True, metavar="FILE", help="the trade-off table to write")
-    sweep.add_argument("--png", type=Path, metavar="FILE", help="also plot energy against RAM budget as a PNG")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the points on this Dask cluster, tcp://HOST:PORT (default: $DASK_SCHEDULER_ADDRESS, if set; "
+        'needs pip install -e ".[cluster]")',
+    )
+    where.add_argument(
+        "--dask-local",
+        type=_whole_number(1024),
+        metavar="N",
+        help="run the points on a local Dask cluster of N worker processes",
+    )
+    sweep.add_argument(
+        "--connect-timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="--scheduler: seconds to wait for the scheduler to answer and for its first worker (default 10)",
+    )
+    sweep.add_argument(
+        "--csv",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the table, one row per point, written as each arrives; points already in it are not solved again",
+    )
+    sweep.add_argument("--png", type=Path, metavar="FILE", help="one model on one device: energy against RAM budget")
+    sweep.add_argument("--report", type=Path, metavar="DIR", help="write the fleet report (charts and a table) here")
 
     replay_command.add_arguments(sub.add_parser("replay", help=SUBCOMMANDS["replay"]))
     replay_command.add_calibrate_arguments(sub.add_parser("calibrate", help=SUBCOMMANDS["calibrate"]))
@@ -445,59 +494,126 @@ def _verify_text(path: Path, plan_file: PlanFile) -> str:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    """Solve the grid in parallel, rewriting the CSV after every finished point so that an
-    interrupted sweep (Ctrl-C: exit 130) keeps every row it finished."""
-    _check_outputs(("--csv", args.csv), ("--png", args.png))
-    graph = _load_graph(args)
-    profile = load_profile(args.profile)
-    switches = _switches(args)
-    ref = reference_points_of(graph, profile, switches)
-    budgets = _sweep_budgets(args, ref, switches)
-    problems = [
-        make_problem(graph, profile, ram_budget_bytes=b, runtime_factor=f, switches=switches)
-        for f in args.runtime_factors
-        for b in budgets
-    ]
-    points: list[SweepPoint] = []
-    progress = SweepProgress(len(problems), sys.stderr)
-
-    def record(point: SweepPoint) -> None:
-        points.append(point)
-        write_sweep_csv(points, args.csv)
-        progress.point_done(point)
-
-    try:
-        with progress:
-            solve_points(problems, _options(args), jobs=args.jobs, on_point=record)
-    except KeyboardInterrupt as exc:
-        write_sweep_csv(points, args.csv)
-        print(
-            f"interrupted by {_signal_name(exc)}: {len(points)} of {len(problems)} points written to {args.csv}",
-            file=sys.stderr,
-        )
-        return _exit_code(exc)
-    optimal = sum(p.status == SolveStatus.OPTIMAL for p in points)
-    feasible = sum(p.status == SolveStatus.FEASIBLE for p in points)
+    """Solve the grid (models x devices x budgets x factors) locally or on a Dask cluster, writing
+    each row into the CSV as it arrives; points already there are skipped, so an interrupted sweep
+    (Ctrl-C: exit 130) resumes where it stopped."""
+    _check_outputs(("--csv", args.csv), ("--png", args.png), ("--report", args.report))
+    models = _fleet_models(args)
+    profiles = [load_profile(key) for key in _listed(args.profile)]
+    if args.png is not None and len(models) * len(profiles) > 1:
+        raise PoetError("--png plots one model on one device; write a grid's charts with --report DIR")
+    switches, options = _switches(args), _options(args)
+    tasks = fleet_tasks(
+        models, profiles, budgets=lambda ref: _sweep_budgets(args, ref, switches),
+        runtime_factors=args.runtime_factors, switches=switches, options=options,
+    )  # fmt: skip
+    keys = {t.key for t in tasks}
+    before = len(done_keys(args.csv) & keys)
+    progress = SweepProgress(len(tasks) - before, sys.stderr)
+    with contextlib.ExitStack() as stack:
+        execute, dask = _fleet_executor(args, stack)
+        try:
+            with progress:
+                run = run_fleet(tasks, args.csv, execute, on_row=progress.point_done)
+        except KeyboardInterrupt as exc:
+            # Counted on disk (a signal may land between a row and its report); the same command resumes.
+            written = len(done_keys(args.csv) & keys) - before
+            print(f"interrupted by {_signal_name(exc)}: {written} of {progress.total} points written to "
+                  f"{args.csv}", file=sys.stderr)  # fmt: skip
+            if dask is not None and dask.cancel_report:
+                print(f"stopped: {dask.cancel_report}", file=sys.stderr)
+            return _exit_code(exc)
+    rows = [row for row in read_fleet_csv(args.csv) if row.key in keys]
+    optimal = sum(r.status == SolveStatus.OPTIMAL for r in rows)
+    feasible = sum(r.status == SolveStatus.FEASIBLE for r in rows)
+    factors = _count(len(args.runtime_factors), "runtime factor")
+    if len(models) * len(profiles) == 1:
+        grid = f"{models[0].graph.name} on {profiles[0].key}: {run.points} points ({_count(run.points // len(args.runtime_factors), 'RAM budget')} x {factors})"  # noqa: E501
+    else:
+        grid = f"{run.points} points ({_count(len(models), 'model')} x {_count(len(profiles), 'device')} x {factors} x RAM budgets)"  # noqa: E501
     lines = [
-        f"{graph.name} on {profile.key}: {len(points)} points ({_count(len(budgets), 'RAM budget')} x "
-        f"{_count(len(args.runtime_factors), 'runtime factor')}): {optimal} optimal, {feasible} feasible, "
-        f"{len(points) - optimal - feasible} without a plan; {progress.elapsed_s:.1f} s",
-        f"saved    trade-off table {args.csv}",
+        f"{grid}: {optimal} optimal, {feasible} feasible, {len(rows) - optimal - feasible} without a plan; "
+        f"{run.solved} solved, {run.skipped} already in the table; {progress.elapsed_s:.1f} s",
+        f"saved    fleet table {args.csv}",
     ]
     if args.png is not None:
         # Imported here: matplotlib takes a noticeable time to load, and only --png needs it.
         from poet_gui.core.sweep.tradeoff_plot import write_sweep_png
 
+        points = [SweepPoint(r.ram_budget_bytes, r.runtime_factor, r.status, r.energy_j, r.runtime_s,
+                             r.peak_ram_bytes, r.gap) for r in rows]  # fmt: skip
         write_sweep_png(
             points,
             args.png,
-            title=f"{graph.name} on {profile.name}",
-            subtitle=_sweep_subtitle(switches, _options(args)),
-            reference=ref,
+            title=f"{models[0].graph.name} on {profiles[0].name}",
+            subtitle=_sweep_subtitle(switches, options),
+            reference=reference_points_of(models[0].graph, profiles[0], switches),
         )
         lines.append(f"saved    plot {args.png}")
+    if args.report is not None:
+        from poet_gui.core.sweep.fleet_report import write_fleet_report
+
+        written = write_fleet_report(rows, args.report, subtitle=_sweep_subtitle(switches, options))
+        lines.append(f"saved    fleet report {args.report} ({_count(len(written), 'file')})")
     print("\n".join(lines))
     return EXIT_PLAN
+
+
+def _listed(values: Sequence[str] | None) -> list[str]:
+    """Repeated and comma-separated values, in order, each once."""
+    items = [part.strip() for value in values or () for part in str(value).split(",")]
+    return list(dict.fromkeys(item for item in items if item))
+
+
+def _fleet_models(args: argparse.Namespace) -> list[FleetModel]:
+    """The grid's models. Sizes (--batch-size, ...) apply to its zoo models and --dim to its ONNX
+    models; each is refused as for solve when the grid has no model it applies to."""
+    zoo, graphs, onnx = _listed(args.model), _listed(args.graph), _listed(args.onnx)
+    if not (zoo or graphs or onnx):
+        raise PoetError("sweep needs a model: --model NAMES, --graph FILE or --onnx FILES")
+    sizes = {n: getattr(args, n) for n in ("batch_size", "resolution", "seq_len") if getattr(args, n)}
+    base = {**vars(args), "model": None, "graph": None, "onnx": None}
+    no_sizes = dict.fromkeys(sizes) if zoo else {}
+    takes = {info.name: info.defaults for info in list_models()}
+    unused = [k for k in sizes if zoo and not any(k in takes.get(name, {k: 0}) for name in zoo)]
+    if unused:
+        raise PoetError(f"--{unused[0].replace('_', '-')} applies to none of the zoo models {', '.join(zoo)}")
+    models = []
+    for name in zoo:
+        own = {k: v for k, v in sizes.items() if k in takes.get(name, sizes)}  # an unknown name: the zoo says so
+        one = argparse.Namespace(**{**base, **dict.fromkeys(sizes), **own, "model": name,
+                                    "dim": None if onnx else args.dim})  # fmt: skip
+        models.append(FleetModel(name, ";".join(f"{k}={v}" for k, v in own.items()), _load_graph(one)))
+    for path in graphs:
+        one = argparse.Namespace(**{**base, **no_sizes, "graph": Path(path), "dim": None if onnx else args.dim})
+        models.append(FleetModel(path, "", _load_graph(one)))
+    for path in onnx:
+        one = argparse.Namespace(**{**base, **no_sizes, "onnx": Path(path)})
+        dims = ";".join(f"{k}={v}" for k, v in args.dim or ())
+        models.append(FleetModel(path, dims, _load_graph(one)))
+    return models
+
+
+def _fleet_executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[Executor, DaskExecutor | None]:
+    """Local worker processes (--jobs), or a Dask cluster: --dask-local N, else --scheduler or
+    $DASK_SCHEDULER_ADDRESS. Its client (and a local cluster) are closed when ``stack`` closes."""
+    address = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS", "").strip()
+    if args.dask_local is None and not address:
+        return local_executor(args.jobs), None
+    option = "--scheduler" if args.scheduler else "DASK_SCHEDULER_ADDRESS"
+    option = "--dask-local" if args.dask_local is not None else option
+    try:
+        from poet_gui.core.sweep import fleet_dask
+    except ImportError as exc:
+        raise PoetError(f'{option} needs Dask ({exc}): pip install -e ".[cluster]"') from None
+    if args.dask_local is not None:
+        cluster, client = fleet_dask.local_cluster(args.dask_local)
+        stack.callback(cluster.close)
+    else:
+        client = fleet_dask.connect(address, timeout_s=args.connect_timeout)
+    stack.callback(client.close)
+    executor = fleet_dask.DaskExecutor(client)
+    return executor, executor
 
 
 def _count(n: int, noun: str) -> str:
@@ -549,10 +665,15 @@ class SweepProgress:
     def elapsed_s(self) -> float:
         return time.monotonic() - self._started
 
-    def point_done(self, point: SweepPoint) -> None:
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def point_done(self, point: FleetRow) -> None:
         self._done += 1
         energy = "" if point.energy_j is None else f", {format_energy(point.energy_j)}"
-        last = f"RAM {format_bytes(point.ram_budget_bytes)} x {point.runtime_factor:g}: {point.status}{energy}"
+        budgets = f"RAM {format_bytes(point.ram_budget_bytes)} x {point.runtime_factor:g}"
+        last = f"{point.model} on {point.profile}, {budgets}: {point.status}{energy}"
         if self._is_tty:
             self._draw(f"  (last: {last})")
         else:

@@ -23,7 +23,8 @@ from poet_gui.core.files.schedule_export import CSV_COLUMNS as OPERATION_COLUMNS
 from poet_gui.core.schedule.plan import SolveStatus
 from poet_gui.core.schedule.problem import make_problem
 from poet_gui.core.solve.milp import SolverOptions
-from poet_gui.core.sweep.tradeoff import CSV_COLUMNS, solve_points
+from poet_gui.core.sweep.fleet_csv import FLEET_COLUMNS
+from poet_gui.core.sweep.tradeoff import solve_points
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLVE = ["solve", "--model", "linear", "--profile", "a72", "--ram-budget", "3300", "--runtime-budget", "1.0"]
@@ -122,7 +123,7 @@ def test_sweep_writes_every_row_a_monotone_tradeoff_and_a_png(capsys, tmp_path):
     assert len([line for line in err.splitlines() if line.startswith("sweep: ")]) == 10  # not a TTY: one per point
 
     rows = read_rows(table)
-    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 10
+    assert tuple(rows[0]) == FLEET_COLUMNS and len(rows) == 10
     keys = [(float(r["runtime_factor"]), float(r["ram_budget_bytes"])) for r in rows]
     assert keys == sorted(keys) and {k[0] for k in keys} == {1.2, 1.5}
     for a, b in itertools.pairwise(rows):

@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -28,6 +30,9 @@ from poet_gui.core.schedule.reference_points import ReferencePoints
 from poet_gui.core.solve.milp import SolverOptions
 from poet_gui.core.solve.orphan_guard import end_with
 from poet_gui.core.solve.planner import VerifiedPlan, plan_problem
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 #: Columns of the sweep CSV, in SI units; empty cells mean "no plan" (or no known gap).
 CSV_COLUMNS = ("ram_budget_bytes", "runtime_factor", "status", "energy_j", "runtime_s", "peak_ram_bytes", "gap")
@@ -82,30 +87,49 @@ def solve_points(
     jobs: int,
     on_point: Callable[[SweepPoint], None],
 ) -> tuple[SweepPoint, ...]:
-    """Solve every problem in ``jobs`` worker processes; ``on_point`` gets each point as it finishes.
+    """Solve every problem in ``jobs`` worker processes; ``on_point`` gets each point as it finishes
+    (in the order they finish). See :func:`run_in_workers` for what an interruption does."""
+    points: list[SweepPoint] = []
 
-    Points come back in the order they finish. If anything interrupts the sweep (a Ctrl-C arrives
-    here as :class:`KeyboardInterrupt`, or ``on_point`` raises), pending points are cancelled and every
-    worker is terminated before the exception propagates, so no solver keeps running unseen; the
-    points already passed to ``on_point`` are the caller's to keep. Workers ignore SIGINT themselves:
-    a Ctrl-C in a terminal reaches the whole process group, and only this process decides what stops.
-    If this process dies without that cleanup (``kill -9``), each worker ends itself with its solver
-    (:mod:`~poet_gui.core.solve.orphan_guard`). forkserver: workers fork from a clean single-threaded
-    server, safe beside the app's Qt threads.
+    def record(point: SweepPoint) -> None:
+        points.append(point)
+        on_point(point)
+
+    run_in_workers(partial(solve_point, options=options), problems, jobs=jobs, on_result=record)
+    return tuple(points)
+
+
+def run_in_workers(
+    function: Callable[[_Item], _Result],
+    items: Sequence[_Item],
+    *,
+    jobs: int,
+    on_result: Callable[[_Result], None],
+) -> None:
+    """Call ``function`` on every item in ``jobs`` worker processes; ``on_result`` gets each result
+    as it finishes. ``function`` and the items must be picklable (a module-level function).
+
+    If anything interrupts the run (a Ctrl-C arrives here as :class:`KeyboardInterrupt`, or
+    ``on_result`` raises), pending items are cancelled and every worker is terminated before the
+    exception propagates, so no solver keeps running unseen; the results already passed to
+    ``on_result`` are the caller's to keep. Workers ignore SIGINT themselves: a Ctrl-C in a terminal
+    reaches the whole process group, and only this process decides what stops. If this process dies
+    without that cleanup (``kill -9``), each worker ends itself with its solver
+    (:mod:`~poet_gui.core.solve.orphan_guard`). forkserver: workers fork from a clean
+    single-threaded server, safe beside the app's Qt threads.
     """
+    if not items:
+        return
     executor = ProcessPoolExecutor(
-        max_workers=max(1, min(jobs, len(problems))),
+        max_workers=max(1, min(jobs, len(items))),
         mp_context=mp.get_context("forkserver"),
         initializer=_worker_setup,
         initargs=(os.getpid(),),
     )
-    points: list[SweepPoint] = []
     try:
-        futures = [executor.submit(solve_point, problem, options) for problem in problems]
+        futures = [executor.submit(function, item) for item in items]
         for future in as_completed(futures):
-            point = future.result()
-            points.append(point)
-            on_point(point)
+            on_result(future.result())
     except BrokenProcessPool as exc:
         _terminate(executor)
         raise SolveError(f"a solver worker process died unexpectedly (out of memory?): {exc}") from exc
@@ -113,7 +137,6 @@ def solve_points(
         _terminate(executor)
         raise
     executor.shutdown()
-    return tuple(points)
 
 
 def _worker_setup(requester_pid: int) -> None:
