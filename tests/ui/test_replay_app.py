@@ -19,12 +19,14 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from poet_gui.core.device.profiles import load_profile
+from poet_gui.core.replay.report import ReplayReport
 from poet_gui.core.schedule.problem import Switches
 from poet_gui.core.schedule.reference_points import reference_points
 from poet_gui.core.solve.heuristics import STRATEGIES, Strategy
 from poet_gui.core.solve.milp import SolverOptions
 from poet_gui.core.solve.planner import VerifiedPlan, verify
 from poet_gui.ui.main_window import MainWindow
+from poet_gui.ui.replay_controller import replay_status_text
 from poet_gui.ui.state import AppState, ModelSource, Session, SolvePhase, new_session, session_for
 
 SAMPLES = Path(__file__).resolve().parents[2] / "poet_gui" / "samples"
@@ -32,6 +34,14 @@ TRANSFORMER = SAMPLES / "tiny_transformer.onnx"
 DIMS = (("batch", 1), ("seq", 16))
 REPLAY_TIMEOUT_MS = 90_000
 SCREENSHOT = Path("/tmp/replay_overlay.png")
+REPORT_JSON = {
+    "model": "m", "steps": 2, "seed": 0, "learning_rate": 0.01, "gradients_identical": True,
+    "max_rel_diff_vs_autograd": 2e-7, "loss": 1.0, "losses": [1.5, 1.0], "resident_bytes_match": True,
+    "resident_mismatch": "", "predicted_peak_bytes_plan": 100, "predicted_peak_bytes_keep_all": 200,
+    "measured_peak_bytes_plan": 150, "measured_peak_bytes_keep_all": 260, "bytes_paged_out": 8, "bytes_paged_in": 8,
+    "storage_files": 1, "recomputes": 1, "step_seconds_plan": 0.01, "step_seconds_keep_all": 0.01,
+    "node_seconds": {"x": 0.0}, "resident_bytes": [0, 100], "storage": "/tmp/s", "kept_storage": False,
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -147,7 +157,7 @@ def test_a_child_error_is_shown_in_words(qtbot, monkeypatch, torch_available: No
     w = make_window(qtbot, planned_session(model_path=SAMPLES / "small_cnn.onnx"))
     with qtbot.waitSignal(w.replay.ended, timeout=REPLAY_TIMEOUT_MS) as ended:
         w.replay.action.trigger()
-    assert ended.args[0].startswith("Replay could not run: ") and "another model" in ended.args[0]
+    assert ended.args[0].startswith("Replay could not run:\n") and "small_cnn.onnx" in ended.args[0]
     assert shown and "another model" in shown[0] and "Traceback" not in shown[0] and "\n" not in shown[0]
     assert not w.memory.has_measured() and not any(replay_tmp.iterdir())
 
@@ -164,3 +174,24 @@ def test_without_pytorch_the_action_says_how_to_get_it(qtbot, monkeypatch) -> No
     assert len(shown) == 1
     assert 'pip install -e ".[replay]"' in shown[0] and "download.pytorch.org/whl/cpu" in shown[0]
     assert not w.replay.is_running and w.replay.status() == ""
+
+
+def test_closing_the_window_ends_a_running_replay(qtbot, torch_available: None, replay_tmp: Path) -> None:
+    w = make_window(qtbot, planned_session())
+    assert w.replay.start()
+    qtbot.waitUntil(lambda: w.replay.child_pid is not None, timeout=10_000)
+    pid = w.replay.child_pid
+    w.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not any(replay_tmp.iterdir())
+
+
+def test_a_failed_check_is_said_in_plain_words() -> None:
+    report = ReplayReport.from_json(REPORT_JSON)
+    assert replay_status_text(report).startswith("Replay: gradients identical to keep-all")
+    bad = replace(report, gradients_identical=False, max_rel_diff_vs_autograd=3e-4, resident_bytes_match=False,
+                  resident_mismatch="plan operation 4 (stage 2, compute fc): executor holds 8 B, simulator 4 B")
+    text = replay_status_text(bad)
+    assert text.startswith("Replay FAILED: gradients DIFFER from keep-all")
+    assert "OVER the 1e-05 allowed" in text and "resident bytes DIFFER from the prediction" in text
