@@ -109,7 +109,7 @@ class ReplayController(QObject):
         self._bar.setTextVisible(False)
         self._cancel_button = QPushButton("Cancel replay")
         self._cancel_button.setToolTip("Stop the replay now (kills its process and removes its files)")
-        self._cancel_button.clicked.connect(self.cancel)
+        self._cancel_button.clicked.connect(self._on_cancel_button_clicked)
         bar = window.statusBar()
         for widget in (self._label, self._bar, self._cancel_button):
             bar.addPermanentWidget(widget)
@@ -184,14 +184,19 @@ class ReplayController(QObject):
 
     # --- ending ------------------------------------------------------------------------------------
     @Slot()
-    def cancel(self) -> None:
-        """Kill the replay at once (its whole process session) and remove its plan and storage files."""
+    def cancel(self, why: str = "") -> None:
+        """Kill the replay at once (its whole process session) and remove its plan and storage files;
+        ``why`` ends the status line when it was not the user's Cancel."""
         if self._process is None:
             return
         elapsed = self._clock.elapsed() / 1000
         self._stop_process(kill=True)
         self._replayed = None
-        self._end(f"Replay cancelled after {elapsed:.1f} s.", is_failure=False)
+        self._end(f"Replay cancelled after {elapsed:.1f} s{': ' + why if why else ''}.", is_failure=False)
+
+    @Slot()
+    def _on_cancel_button_clicked(self) -> None:
+        self.cancel()
 
     def shutdown(self) -> None:
         """The window closes: leave no replay process or files behind."""
@@ -300,11 +305,14 @@ class ReplayController(QObject):
     @Slot(object)
     def _on_state_changed(self, session: Session) -> None:
         if self._replayed is not None and session.result is not self._replayed:
-            # Another plan on show: a replay of the old one (running or done) no longer describes it.
-            self.cancel()
+            # Another plan on show: a replay of the old one no longer describes it. A finished one's
+            # line goes; a running one is stopped, saying so.
+            if self.is_running:
+                self.cancel("another plan is on show")
+            else:
+                self._label.hide()
             self._replayed = None
             self._memory.show_measured(None)
-            self._label.hide()
         self._update_action(session)
 
     def _update_action(self, session: Session) -> None:

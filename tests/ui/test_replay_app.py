@@ -141,13 +141,22 @@ def test_cancel_kills_the_child_at_once_and_leaves_no_files(qtbot, torch_availab
     pid = w.replay.child_pid
     qtbot.wait(300)  # the child is loading PyTorch
     with qtbot.waitSignal(w.replay.ended, timeout=5_000) as ended:
-        w.replay.cancel()
+        w.replay._cancel_button.click()
     assert ended.args[0].startswith("Replay cancelled after")
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # killed and reaped: no such process
     assert not w.replay.is_running and not w.memory.has_measured()
     assert not any(replay_tmp.iterdir())
     assert w.replay.action.isEnabled()
+
+    w.replay.start()  # again, and then another plan comes on show (a solve answered): the replay stops
+    qtbot.waitUntil(lambda: w.replay.child_pid is not None, timeout=10_000)
+    pid = w.replay.child_pid
+    w.state.update(result=planned_session(Strategy.PAGE_AFTER_USE).result)
+    assert w.replay.status().endswith("s: another plan is on show.")
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not any(replay_tmp.iterdir())
 
 
 def test_a_child_error_is_shown_in_words(qtbot, monkeypatch, torch_available: None, replay_tmp: Path) -> None:
