@@ -231,6 +231,7 @@ class MainWindow(QMainWindow):
         plan_menu.addActions([self.pin_action, self.compare_action])
         plan_menu.addSeparator()
         plan_menu.addAction(self.replay.action)
+        plan_menu.setToolTipsVisible(True)  # a disabled Replay says why
         self.menuBar().addMenu("&View").addAction(self._pinned_dock.toggleViewAction())
         self.menuBar().addMenu("&Help").addAction(about)
         toolbar = self.addToolBar("Main")
@@ -240,6 +241,8 @@ class MainWindow(QMainWindow):
         toolbar.addActions([self.solve_action, self.cancel_action])
         toolbar.addSeparator()
         toolbar.addActions([self.pin_action, self.compare_action])
+        toolbar.addSeparator()
+        toolbar.addAction(self.replay.action)
 
     # --- sessions: what the file actions and the input panels change ------------------------------
     def rebuild(self, model: ModelSource | None = None, profile: DeviceProfile | None = None) -> bool:

@@ -101,6 +101,7 @@ class ReplayController(QObject):
         self._ticker.timeout.connect(self._show_progress)
 
         self.action = QAction("&Replay on this machine", self)
+        self.action.setIconText("Replay")  # the toolbar's label
         self.action.triggered.connect(self.start)
         # Two short lines beside the plan's status, not one line as wide again: at 1366 px both fit.
         self._label = QLabel()
@@ -183,7 +184,6 @@ class ReplayController(QObject):
         return True
 
     # --- ending ------------------------------------------------------------------------------------
-    @Slot()
     def cancel(self, why: str = "") -> None:
         """Kill the replay at once (its whole process session) and remove its plan and storage files;
         ``why`` ends the status line when it was not the user's Cancel."""
@@ -207,7 +207,7 @@ class ReplayController(QObject):
         if self._process is None:
             return
         self._stderr += self._process.readAllStandardError().data().decode(errors="replace")
-        for line in self._stderr.splitlines():
+        for line in self._stderr[: self._stderr.rfind("\n") + 1].splitlines():  # whole lines only
             progress = parse_progress(line)
             if progress is not None:
                 self._progress = progress
