@@ -54,7 +54,8 @@ def torch_available() -> None:
 
 @pytest.fixture
 def replay_tmp(monkeypatch, tmp_path) -> Path:
-    """The replay's temporary plan and storage folders go here, so a test can see they are removed."""
+    """The replay's temporary folder (its plan file and storage) goes here, so a test can see it removed.
+    Other users of ``tempfile`` in the process (multiprocessing's ``pymp-*``) come and go here too."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     return tmp_path
 
@@ -125,7 +126,7 @@ def test_a_replay_overlays_the_measured_curve_and_states_the_gradient_check(
     x, y = w.memory._measured.getData()
     assert len(x) == 2 * len(w.state.session.result.sim.operations)
     assert list(y[::2]) == [float(b) for b in w.state.session.result.sim.ram_bytes], "measured = predicted"
-    assert not any(replay_tmp.iterdir()), "the plan file and the storage folder are removed"
+    assert not list(replay_tmp.glob("poet-replay-*")), "the plan file and the storage folder are removed"
     assert w.replay.action.isEnabled()
     w.grab().save(str(SCREENSHOT))
 
@@ -146,7 +147,7 @@ def test_cancel_kills_the_child_at_once_and_leaves_no_files(qtbot, torch_availab
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # killed and reaped: no such process
     assert not w.replay.is_running and not w.memory.has_measured()
-    assert not any(replay_tmp.iterdir())
+    assert not list(replay_tmp.glob("poet-replay-*"))
     assert w.replay.action.isEnabled()
 
     w.replay.start()  # again, and then another plan comes on show (a solve answered): the replay stops
@@ -156,7 +157,7 @@ def test_cancel_kills_the_child_at_once_and_leaves_no_files(qtbot, torch_availab
     assert w.replay.status().endswith("s: another plan is on show.")
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    assert not any(replay_tmp.iterdir())
+    assert not list(replay_tmp.glob("poet-replay-*"))
 
 
 def test_a_child_error_is_shown_in_words(qtbot, monkeypatch, torch_available: None, replay_tmp: Path) -> None:
@@ -168,7 +169,7 @@ def test_a_child_error_is_shown_in_words(qtbot, monkeypatch, torch_available: No
         w.replay.action.trigger()
     assert ended.args[0].startswith("Replay could not run:\n") and "small_cnn.onnx" in ended.args[0]
     assert shown and "another model" in shown[0] and "Traceback" not in shown[0] and "\n" not in shown[0]
-    assert not w.memory.has_measured() and not any(replay_tmp.iterdir())
+    assert not w.memory.has_measured() and not list(replay_tmp.glob("poet-replay-*"))
 
 
 def test_without_pytorch_the_action_says_how_to_get_it(qtbot, monkeypatch) -> None:
@@ -193,7 +194,7 @@ def test_closing_the_window_ends_a_running_replay(qtbot, torch_available: None, 
     w.close()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    assert not any(replay_tmp.iterdir())
+    assert not list(replay_tmp.glob("poet-replay-*"))
 
 
 def test_a_failed_check_is_said_in_plain_words() -> None:
