@@ -4,8 +4,8 @@ state below.
 The window only lays out the panels and plots, presents the :class:`~poet_gui.ui.state.Session` and
 turns the input panels' changes into new sessions. What happens next lives in three controllers it
 owns: :attr:`MainWindow.solver` (when solves and the trade-off sweep run), :attr:`MainWindow.files`
-(open, save, export) and :attr:`MainWindow.pins` (pinned plans and the compare view). Scripts and tests
-drive the window through them.
+(open, save, export), :attr:`MainWindow.pins` (pinned plans and the compare view) and
+:attr:`MainWindow.replay` (Plan ▸ Replay on this machine). Scripts and tests drive the window through them.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from poet_gui.ui.pins_controller import PinsController
 from poet_gui.ui.plan_figures import unbroken
 from poet_gui.ui.plots import EnergyPlot, MemoryPlot, TimelinePlot, TradeoffPlot
 from poet_gui.ui.recent_files import RecentFilesMenu
+from poet_gui.ui.replay_controller import ReplayController
 from poet_gui.ui.solve_controller import SolveController
 from poet_gui.ui.state import AppState, ModelSource, Session, SolvePhase, session_for
 from poet_gui.ui.status_text import banner_text, params_budget_offer, status_text
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
 
         self._status = QLabel()
         self.statusBar().addWidget(self._status, 1)
+        self.replay = ReplayController(state, self, self.memory)
         self._build_actions()
 
         self.model_panel.zoo_chosen.connect(self._on_model_panel_zoo_chosen)
@@ -227,6 +229,9 @@ class MainWindow(QMainWindow):
         plan_menu.addActions([self.solve_action, self.cancel_action])
         plan_menu.addSeparator()
         plan_menu.addActions([self.pin_action, self.compare_action])
+        plan_menu.addSeparator()
+        plan_menu.addAction(self.replay.action)
+        plan_menu.setToolTipsVisible(True)  # a disabled Replay says why
         self.menuBar().addMenu("&View").addAction(self._pinned_dock.toggleViewAction())
         self.menuBar().addMenu("&Help").addAction(about)
         toolbar = self.addToolBar("Main")
@@ -236,6 +241,8 @@ class MainWindow(QMainWindow):
         toolbar.addActions([self.solve_action, self.cancel_action])
         toolbar.addSeparator()
         toolbar.addActions([self.pin_action, self.compare_action])
+        toolbar.addSeparator()
+        toolbar.addAction(self.replay.action)
 
     # --- sessions: what the file actions and the input panels change ------------------------------
     def rebuild(self, model: ModelSource | None = None, profile: DeviceProfile | None = None) -> bool:
@@ -404,6 +411,7 @@ class MainWindow(QMainWindow):
         for name, splitter in self._splitters.items():
             settings.setValue(f"window/splitter_{name}", splitter.saveState())
         self.pins.close()
+        self.replay.shutdown()
         self.solver.shutdown()
         super().closeEvent(event)
 

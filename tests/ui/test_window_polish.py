@@ -151,7 +151,8 @@ def test_a_solver_that_cannot_start_is_one_sentence_not_a_traceback(qtbot, windo
 
 
 def test_there_is_one_cancel_control_and_the_memory_curve_explains_itself_on_hover(qtbot, window):
-    assert not window.statusBar().findChildren(QPushButton)  # Plan ▸ Cancel solve (Esc) is the one
+    # Plan ▸ Cancel solve (Esc) is the one for the solve; the only button there stops a replay, beside its progress.
+    assert [b.text() for b in window.statusBar().findChildren(QPushButton)] == ["Cancel replay"]
     solved(qtbot, window)
     result = window.state.session.result
     assert result.plan.status is SolveStatus.OPTIMAL

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from poet_gui.core.errors import ReplayError
+from poet_gui.core.replay.launch import progress_line
 from poet_gui.core.replay.report import INSTALL_HINT, report_text
 
 HELP = "run a plan's training steps on the real ONNX model with PyTorch; check gradients and memory"
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     report = replay_plan(
         args.plan, args.onnx, steps=args.steps, storage=args.storage, keep_storage=args.keep_storage,
         seed=args.seed, learning_rate=args.lr,
-        on_progress=None if args.json else _progress,
+        on_progress=_progress,
     )  # fmt: skip
     if args.json:
         print(json.dumps(report.to_json()))
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _progress(fraction: float, text: str) -> None:
-    print(f"poet: replay {fraction:4.0%} {text}", file=sys.stderr)
+    """On stderr also with ``--json`` (stdout keeps its one object): the app reads it for its progress bar."""
+    print(progress_line(fraction, text), file=sys.stderr, flush=True)
 
 
 CALIBRATE_HELP = "measure this machine's compute rate and storage with PyTorch; write a device profile"

@@ -28,14 +28,12 @@ from poet_gui.core.model.onnx_import import lower_onnx
 from poet_gui.core.replay.allocator import peak_allocated_bytes
 from poet_gui.core.replay.executor import ReplayModel, StepRecord, fresh_parameters, prepare, run_step
 from poet_gui.core.replay.executor import autograd_gradients as autograd
+from poet_gui.core.replay.launch import CHAIN_BACKWARD_OPS
 from poet_gui.core.replay.plan_dims import dims_from_plan
 from poet_gui.core.replay.report import ReplayReport
 from poet_gui.core.schedule.operations import Operation
 from poet_gui.core.schedule.reference_points import plain_operations
 from poet_gui.core.schedule.simulate import SimResult, simulate
-
-#: The ops of the zoo's and the reference's graphs, whose backward is a chain, not autodiff.
-_CHAIN_BACKWARD_OPS = frozenset({"GradientLayer", "Gradient"})
 
 ProgressFn = Callable[[float, str], None]
 
@@ -98,7 +96,7 @@ def replay_plan(
 
 
 def _refuse_chain_backward(plan_path: Path, graph: TrainingGraph) -> None:
-    chain = sorted({n.op for n in graph.nodes if n.op in _CHAIN_BACKWARD_OPS})
+    chain = sorted({n.op for n in graph.nodes if n.op in CHAIN_BACKWARD_OPS})
     if chain:
         raise ReplayError(
             f"{plan_path}: the plan's graph ({graph.name}) has the reference's chain backward ({', '.join(chain)} "

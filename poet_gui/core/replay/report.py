@@ -10,19 +10,20 @@ ones, the paging done, and each node's measured wall time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from poet_gui.core.device.units import format_bytes, format_seconds
+from poet_gui.core.errors import ReplayError
 
 #: The largest relative gradient difference from ``torch.autograd`` a replay may show (the issue's bound).
 AUTOGRAD_TOLERANCE = 1e-5
 
+#: How to get PyTorch's CPU build (the registry's default ``torch`` is the multi-GB CUDA one), and the extra.
+CPU_TORCH_COMMAND = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+EXTRA_COMMAND = 'pip install -e ".[replay]"'
 #: How to get PyTorch, said wherever replay is asked for without it.
-INSTALL_HINT = (
-    'replay needs PyTorch: pip install -e ".[replay]" (a CPU-only build: '
-    "pip install torch --index-url https://download.pytorch.org/whl/cpu)"
-)
+INSTALL_HINT = f"replay needs PyTorch: {EXTRA_COMMAND} (a CPU-only build: {CPU_TORCH_COMMAND})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,21 @@ class ReplayReport:
         data["resident_bytes"] = list(self.resident_bytes)
         data["is_faithful"] = self.is_faithful
         return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReplayReport:
+        """The report of a :meth:`to_json` object (what the app reads from a replay child's stdout); a
+        missing or malformed field raises a ReplayError naming it."""
+        try:
+            values = {f.name: data[f.name] for f in fields(cls)}
+            values["losses"] = tuple(float(x) for x in values["losses"])
+            values["resident_bytes"] = tuple(int(x) for x in values["resident_bytes"])
+            values["node_seconds"] = {str(k): float(v) for k, v in dict(values["node_seconds"]).items()}
+        except KeyError as exc:
+            raise ReplayError(f"replay report: no field {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise ReplayError(f"replay report: malformed ({exc})") from None
+        return cls(**values)
 
 
 def report_text(r: ReplayReport) -> str:

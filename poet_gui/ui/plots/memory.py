@@ -2,13 +2,15 @@
 
 The x axis counts operations (computes, frees, page-ins, page-outs), not seconds: a free takes no
 time but changes RAM, and is exactly what a person reading the schedule wants to see. Operation
-``k`` occupies ``[k, k + 1)``; the top axis names the stage the operations belong to.
+``k`` occupies ``[k, k + 1)``; the top axis names the stage the operations belong to. A replay of the
+plan on the real model (Plan ▸ Replay on this machine) adds its measured curve over the predicted one.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -23,6 +25,7 @@ from poet_gui.ui.plots.style import (
     BACKGROUND,
     BUDGET_COLOR,
     COMPUTE_COLOR,
+    MEASURED_COLOR,
     PEAK_COLOR,
     STAGE_LINE_COLOR,
     TOOLTIP_MS,
@@ -49,6 +52,13 @@ def _stage_step(stages: int, most: int) -> int:
     raise AssertionError("unreachable: itertools.count() never ends")
 
 
+def _staircase(levels: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Operation k holds ``levels[k]`` over [k, k + 1): a staircase drawn as a plain line, so peak
+    downsampling and clipping (which need len(x) == len(y)) work unchanged."""
+    x = np.repeat(np.arange(len(levels) + 1, dtype=float), 2)[1:-1]
+    return x, np.repeat(np.asarray(levels, dtype=float), 2)
+
+
 class MemoryPlot(pg.PlotWidget):
     """A filled step curve of RAM after each operation, the budget line, the peak, stage boundaries."""
 
@@ -70,6 +80,17 @@ class MemoryPlot(pg.PlotWidget):
         )
         self._ram.setDownsampling(auto=True, method="peak")
         self._ram.setClipToView(True)
+        # The executor's resident bytes from a replay: a thinner dashed line, so where it lies exactly on
+        # the prediction (it should, byte for byte) the predicted curve still shows through its gaps.
+        self._measured = plot.plot(pen=pg.mkPen(MEASURED_COLOR, width=2, style=Qt.PenStyle.DashLine))
+        self._measured.setDownsampling(auto=True, method="peak")
+        self._measured.setClipToView(True)
+        # One row, in the headroom above the budget line, on the side away from the budget's label.
+        self._legend = pg.LegendItem(colCount=2, labelTextColor="#303030", brush=pg.mkBrush(BACKGROUND + "d0"))
+        self._legend.setParentItem(plot.getViewBox())
+        self._legend.addItem(self._ram, "predicted")
+        self._legend.addItem(self._measured, "measured (replay)")
+        self._legend.hide()  # only beside a measured curve: alone, the predicted one needs no key
         self._budget = pg.InfiniteLine(
             angle=0, movable=False, pen=pg.mkPen(BUDGET_COLOR, width=1.5, style=Qt.PenStyle.DashLine)
         )
@@ -90,6 +111,7 @@ class MemoryPlot(pg.PlotWidget):
         """Draw ``sim``'s RAM trace (``names``: the graph's node names, for the hover text); ``None``
         empties every item (they stay, to be refilled)."""
         self._sim, self._names = sim, names
+        self.show_measured(None)  # a measured curve belongs to the plan it was replayed from
         plot = self.getPlotItem()
         if sim is None or len(sim.operations) == 0:
             self._ram.setData([], [])
@@ -100,11 +122,7 @@ class MemoryPlot(pg.PlotWidget):
             plot.getAxis("top").setTicks([[], []])
             return
         n = len(sim.operations)
-        # Operation k holds its RAM level over [k, k + 1): a staircase drawn as a plain line, so peak
-        # downsampling and clipping (which need len(x) == len(y)) work unchanged.
-        x = np.repeat(np.arange(n + 1, dtype=float), 2)[1:-1]
-        y = np.repeat(np.asarray(sim.ram_bytes, dtype=float), 2)
-        self._ram.setData(x, y)
+        self._ram.setData(*_staircase(sim.ram_bytes))
 
         has_budget = math.isfinite(sim.budget_bytes)
         top = _HEADROOM * max(sim.peak_ram_bytes, sim.budget_bytes if has_budget else 0.0, 1.0)
@@ -135,6 +153,28 @@ class MemoryPlot(pg.PlotWidget):
             self._budget_label.anchors = [(0, 1), (0, 1)] if is_right_half else [(1, 1), (1, 1)]
             self._budget_label.setFormat(f"budget {format_bytes(sim.budget_bytes)}")
         plot.getViewBox().setRange(xRange=(0, n), yRange=(0, top), padding=0)
+
+    def show_measured(self, resident_bytes: Sequence[int] | None) -> None:
+        """Overlay a replay's measured bytes after each operation of the plan on show (one per operation,
+        as :attr:`SimResult.ram_bytes`), drawn as the same staircase; ``None`` removes the overlay."""
+        if resident_bytes is None or len(resident_bytes) == 0:
+            self._measured.setData([], [])
+            self._legend.hide()
+            return
+        self._measured.setData(*_staircase(resident_bytes))
+        is_peak_right = self._sim is not None and self._sim.peak_index + 0.5 > len(self._sim.operations) / 2
+        corner = (1, 0) if is_peak_right else (0, 0)  # the budget's label sits on the other side
+        self._legend.anchor(corner, corner, offset=(-6, 2) if is_peak_right else (6, 2))
+        self._legend.show()
+        view = self.getPlotItem().getViewBox()
+        top = _HEADROOM * max(resident_bytes)
+        if top > view.viewRange()[1][1]:  # a measured curve above the prediction must not leave the view
+            view.setYRange(0, top, padding=0)
+
+    def has_measured(self) -> bool:
+        """True while a replay's measured curve is on show."""
+        x, _ = self._measured.getData()
+        return x is not None and len(x) > 0
 
     def tooltip_at(self, x: float) -> str:
         """What the hover says at ``x``: the operation there, its stage and tensor, and the RAM after it."""

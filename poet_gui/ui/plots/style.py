@@ -36,6 +36,7 @@ PLAIN_COLOR = "#9a9a9a"
 BUDGET_COLOR = "#D55E00"
 PEAK_COLOR = "#000000"
 CURRENT_COLOR = "#F0E442"
+MEASURED_COLOR = "#E69F00"  # a replay's measured RAM over the predicted curve
 STAGE_LINE_COLOR = (48, 48, 48, 40)
 
 #: One colour per runtime factor in the trade-off plot, in the order factors first appear.
