@@ -83,7 +83,7 @@ class FleetController(QObject):
                 runtime_factor=row.runtime_factor, switches=switches, options=self._state.session.options,
             )  # fmt: skip
         except PoetError as exc:
-            QMessageBox.warning(self._window, "Cannot plan this point", f"{exc}")
+            QMessageBox.warning(self._window, "Cannot plan this point", str(exc))
             return False
         self._sessions.start_session(session)
         self._sessions.set_document(None)

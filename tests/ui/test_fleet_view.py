@@ -74,6 +74,9 @@ def test_opening_a_fleet_table_draws_one_curve_per_device_with_its_plans(qtbot, 
             assert list(s.curve.getData()[1]) == pytest.approx([math.log10(r.energy_j) for r in planned])
         without = sum(not r.has_plan for r in mine)
         assert f"{without} without a plan" in view.counts.text()  # ... but counted
+    first = view.plot.series()
+    view.show_model("linear")
+    assert all(view.plot.series()[key] is s for key, s in first.items())  # refilled in place, not re-made
 
 
 def test_the_table_shows_the_cli_reports_cheapest_device_per_model(qtbot, window, fleet):

@@ -126,7 +126,7 @@ class FleetPlot(PlotWithLegend):
         plot.addItem(self._note, ignoreBounds=True)
 
     def series(self) -> dict[tuple[str, float], _Series]:
-        """The series by ``(profile, runtime_factor)``, for tests and the view's counts."""
+        """The series by ``(profile, runtime_factor)`` (a copy of the map; the items are the plot's own)."""
         return dict(self._series)
 
     def show_rows(self, rows: Sequence[FleetRow], title: str) -> None:
