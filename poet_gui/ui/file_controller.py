@@ -1,4 +1,5 @@
-"""What File ▸ Open, Save and Export do: read and write graph, plan, workspace, CSV and image files.
+"""What File ▸ Open, Save and Export do: read and write graph, plan, workspace, CSV and image files
+(a fleet sweep's CSV opens in the Fleet window, :mod:`~poet_gui.ui.fleet_controller`).
 
 Each action is a method that takes a path (scripts and tests call these directly) and a ``*_dialog``
 twin that asks for the path first. A file that cannot be used is reported in a dialog naming the
@@ -26,14 +27,18 @@ from poet_gui.core.files.workspace import Workspace, file_format, plan_mismatch,
 from poet_gui.core.model.onnx_import import load_onnx_graph, symbolic_dimensions
 from poet_gui.core.solve.milp import SolverOptions
 from poet_gui.core.solve.planner import VerifiedPlan
+from poet_gui.core.sweep.fleet_csv import is_fleet_csv
 from poet_gui.ui.exports import save_plot_images
+from poet_gui.ui.fleet_controller import FleetController
 from poet_gui.ui.pins_controller import PinsController
 from poet_gui.ui.recent_files import forget, remember
 from poet_gui.ui.state import AppState, ModelSource, Session, SolvePhase, session_for
 
-#: File dialog filters: everything File ▸ Open reads is JSON; the format field tells them apart.
+#: File dialog filters: File ▸ Open tells graph, plan and workspace JSON apart by the format field,
+#: and a fleet table by its header.
 OPEN_FILTER = (
-    "Models and POET files (*.onnx *.json);;ONNX models (*.onnx);;Graph, plan or workspace (*.json);;All files (*)"
+    "Models and POET files (*.onnx *.json *.csv);;ONNX models (*.onnx);;Graph, plan or workspace (*.json);;"
+    "Fleet sweep tables (*.csv);;All files (*)"
 )
 WORKSPACE_FILTER = "POET workspaces (*.poet.json *.json);;All files (*)"
 
@@ -67,10 +72,12 @@ class FileController(QObject):
         self._window = window
         self._sessions = sessions
         self._pins = pins
+        self.fleet = FleetController(state, window, sessions)
 
     # --- opening ---------------------------------------------------------------------------------
     def open_path(self, path: Path) -> bool:
-        """Open a graph, plan or workspace file (told apart by its ``format`` field) and remember it in
+        """Open a graph, plan or workspace file (told apart by its ``format`` field) or a fleet table (by
+        its header, or any ``.csv``: a malformed one is refused naming its line) and remember it in
         File ▸ Open recent."""
         path = Path(path)
         if not path.is_file():  # before guessing its kind: a missing plan is not a "missing graph"
@@ -78,7 +85,9 @@ class FileController(QObject):
             forget(path)
             return False
         kind = file_format(path)
-        if path.suffix.lower() == ".onnx":
+        if path.suffix.lower() == ".csv" or is_fleet_csv(path):
+            is_opened = self.fleet.open_fleet(path)
+        elif path.suffix.lower() == ".onnx":
             is_opened = self.open_onnx(path)
         elif kind == plan_io.FORMAT:
             is_opened = self.open_plan(path)
@@ -260,7 +269,7 @@ class FileController(QObject):
     @Slot()
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self._window, "Open a graph, plan or workspace", self._last_directory(), OPEN_FILTER
+            self._window, "Open a graph, plan, workspace or fleet table", self._last_directory(), OPEN_FILTER
         )
         if path:
             self._remember_directory(path)

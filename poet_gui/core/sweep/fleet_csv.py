@@ -116,6 +116,17 @@ def read_fleet_csv(path: Path) -> tuple[FleetRow, ...]:
     return tuple(rows)
 
 
+def is_fleet_csv(path: Path) -> bool:
+    """True if the file's first line is the fleet CSV's header: how File ▸ Open tells a fleet table
+    from the graphs, plans and workspaces it also reads, by content rather than by name."""
+    try:
+        with Path(path).open(encoding="utf-8", newline="") as f:
+            first = f.readline(4096)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return first.rstrip("\r\n") == ",".join(FLEET_COLUMNS)
+
+
 def _cell(value: object) -> str:
     if value is None:
         return ""

@@ -1,19 +1,17 @@
 """The fleet report: per model, energy against RAM budget with one curve per device, and which
 device is the cheapest that fits, as PNG and SVG charts and a Markdown table.
 
-Drawn with matplotlib's Agg canvas (no pyplot, no GUI backend), so it stays Qt-free; the app's Fleet
-view reads the same :func:`fleet_summary`. "Fits" means the plan and the parameters fit the device's
-whole RAM (``fits_device``; a profile without a RAM figure is taken at its word). Marker shapes
-carry the status honestly, as in the trade-off plot: filled a proven optimum, hollow a time-limited
-plan.
+Drawn with matplotlib's Agg canvas (no pyplot, no GUI backend), so it stays Qt-free; the table comes
+from :func:`~poet_gui.core.sweep.fleet_summary.fleet_summary`, which the app's Fleet view shows too.
+Marker shapes carry the status honestly, as in the trade-off plot: filled a proven optimum, hollow a
+time-limited plan.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -21,37 +19,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from poet_gui.core.atomic import write_bytes_atomic, write_text_atomic
-from poet_gui.core.device.units import format_bytes, format_energy, format_gap
 from poet_gui.core.sweep.fleet_csv import FleetRow, sort_rows
+from poet_gui.core.sweep.fleet_summary import DeviceChoice, cheapest_per_model, choice_cells, fleet_summary
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 _DASHES = ("-", "--", ":", "-.")
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceChoice:
-    """One device for one model at one runtime factor: the least RAM any plan needs, and the
-    cheapest plan that fits the device (``chosen``; None when none of the swept budgets fits)."""
-
-    model: str
-    profile: str
-    runtime_factor: float
-    least_ram_bytes: float
-    chosen: FleetRow | None
-
-
-def fleet_summary(rows: Iterable[FleetRow]) -> list[DeviceChoice]:
-    """A :class:`DeviceChoice` per model, device and factor, cheapest first within each model and factor."""
-    groups: dict[tuple[str, float, str], list[FleetRow]] = {}
-    for row in sort_rows(rows):
-        groups.setdefault((row.model, row.runtime_factor, row.profile), []).append(row)
-    choices = []
-    for (model, factor, profile), group in groups.items():
-        fitting = [r for r in group if r.has_plan and r.fits_device is not False]
-        chosen = min(fitting, key=lambda r: (r.energy_j, r.ram_budget_bytes), default=None)
-        choices.append(DeviceChoice(model, profile, factor, group[0].least_ram_bytes, chosen))
-    return sorted(choices, key=lambda c: (c.model, c.runtime_factor, c.chosen is None,
-                                          c.chosen.energy_j if c.chosen else 0.0, c.profile))  # fmt: skip
 
 
 def render_model_chart(rows: Sequence[FleetRow], model: str, *, fmt: str, subtitle: str = "") -> bytes:
@@ -96,11 +68,7 @@ def fleet_markdown(rows: Sequence[FleetRow], charts: dict[str, str], *, subtitle
     head = "| runtime factor | device | least RAM | chosen budget | energy | status |"
     lines = ["# Fleet report", "", *([subtitle, ""] if subtitle else []), "## Cheapest device that fits, per model",
              "", f"| model {head}", "|---" * 7 + "|"]  # fmt: skip
-    seen: set[tuple[str, float]] = set()
-    for c in choices:  # cheapest first within each model and factor
-        if (c.model, c.runtime_factor) not in seen:
-            seen.add((c.model, c.runtime_factor))
-            lines.append(f"| {c.model} {_cells(c)}")
+    lines += [f"| {c.model} {_cells(c)}" for c in cheapest_per_model(rows)]
     for model in dict.fromkeys(c.model for c in choices):
         lines += ["", f"## {model}", "", f"![{model}: energy against RAM budget]({charts[model]})", "", head,
                   "|---" * 6 + "|", *(_cells(c) for c in choices if c.model == model)]  # fmt: skip
@@ -111,13 +79,7 @@ def fleet_markdown(rows: Sequence[FleetRow], charts: dict[str, str], *, subtitle
 
 def _cells(c: DeviceChoice) -> str:
     """The table cells of one choice, from the runtime factor on."""
-    start = f"| {c.runtime_factor:g}× | {c.profile} | {format_bytes(c.least_ram_bytes)} |"
-    r = c.chosen
-    if r is None or r.energy_j is None:
-        return f"{start} no swept budget fits the device | | |"
-    gap = "unknown" if r.gap is None else format_gap(r.gap)
-    status = "optimal (proven)" if r.is_optimal else f"{r.status}, gap {gap}"
-    return f"{start} {format_bytes(r.ram_budget_bytes)} | {format_energy(r.energy_j)} | {status} |"
+    return "|" + "|".join(f" {cell} " if cell else " " for cell in choice_cells(c)) + "|"
 
 
 def write_fleet_report(rows: Sequence[FleetRow], folder: Path, *, subtitle: str = "") -> list[Path]:
