@@ -11,14 +11,11 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from poet_gui.cli import EXIT_PLAN, main
-from poet_gui.core.device.profiles import load_profile
 from poet_gui.core.schedule.plan import SolveStatus
-from poet_gui.core.solve.milp import SolverOptions
 from poet_gui.core.sweep.fleet_csv import read_fleet_csv, write_fleet_csv
 from poet_gui.ui.file_controller import OPEN_FILTER
 from poet_gui.ui.fleet_view import TABLE_COLUMNS
-from poet_gui.ui.main_window import MainWindow
-from poet_gui.ui.state import AppState, ModelSource, SolvePhase, new_session
+from poet_gui.ui.state import ModelSource, SolvePhase
 
 #: 2 models x 2 devices x 3 budgets x 1 factor: 12 points, a second or two; some budgets give no plan.
 GRID = ["sweep", "--model", "linear,transformer", "--seq-len", "4", "--profile", "a72,m4",
@@ -32,18 +29,6 @@ def fleet(tmp_path_factory):
     table, report = folder / "fleet.csv", folder / "report"
     assert main([*GRID, "--csv", str(table), "--report", str(report)]) == EXIT_PLAN
     return table, report / "fleet.md"
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # QSettings of the test stay in tmp
-    session = new_session(ModelSource("linear"), load_profile("m4"), options=SolverOptions(time_limit_s=20))
-    w = MainWindow(AppState(session))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    yield w
-    w.close()
 
 
 @pytest.fixture

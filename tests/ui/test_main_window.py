@@ -6,7 +6,6 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QMessageBox
 
@@ -14,7 +13,7 @@ from poet_gui.core.device.profiles import load_profile
 from poet_gui.core.schedule.plan import SolveStatus
 from poet_gui.core.solve.milp import Method, SolverOptions
 from poet_gui.ui.main_window import MainWindow
-from poet_gui.ui.state import AppState, ModelSource, SolvePhase, new_session, session_for
+from poet_gui.ui.state import AppState, ModelSource, SolvePhase, session_for
 from poet_gui.ui.widgets.profile_editor import ProfileEditor
 
 SOLVE_TIMEOUT_MS = 60_000
@@ -27,18 +26,6 @@ def is_gone(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] in ("Z", "X")
     except FileNotFoundError:
         return True
-
-
-@pytest.fixture
-def window(qtbot, monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # QSettings of the test stay in tmp
-    session = new_session(ModelSource("linear"), load_profile("m4"), options=SolverOptions(time_limit_s=20))
-    w = MainWindow(AppState(session))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    yield w
-    w.close()
 
 
 def wait_done(qtbot, w: MainWindow) -> None:

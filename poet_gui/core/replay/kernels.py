@@ -128,13 +128,17 @@ def _sum_forward(x: Sequence[Tensor | None], a: Attrs, s: Shapes) -> tuple[Tenso
     return (total,)
 
 
-class _SumGrads(Mapping[int, Backward]):
-    """Sum takes any number of inputs; each one's gradient is dY, summed down where broadcast."""
+class _AnyInputGrads(Mapping[int, Backward]):
+    """The backward of an operator with any number of inputs: a gradient for every input index, made
+    on demand (there is no fixed list to iterate)."""
+
+    def _grad(self, i: int) -> Backward:
+        raise NotImplementedError
 
     def __getitem__(self, i: int) -> Backward:
         if i < 0:
             raise KeyError(i)
-        return _pass(i)
+        return self._grad(i)
 
     def __iter__(self):
         return iter(())
@@ -144,6 +148,13 @@ class _SumGrads(Mapping[int, Backward]):
 
     def __contains__(self, i: object) -> bool:
         return isinstance(i, int) and i >= 0
+
+
+class _SumGrads(_AnyInputGrads):
+    """Sum takes any number of inputs; each one's gradient is dY, summed down where broadcast."""
+
+    def _grad(self, i: int) -> Backward:
+        return _pass(i)
 
 
 def _unary(fn: Callable[[Tensor], Tensor], grad: Backward) -> Kernel:
@@ -559,28 +570,16 @@ def _split_dx(dy: Sequence[Tensor | None], get: Callable[[int], Tensor], a: Attr
 _SPLIT = Kernel(_split_forward, {0: _split_dx}, _split_check)
 
 
-class _ConcatGrads(Mapping[int, Backward]):
+class _ConcatGrads(_AnyInputGrads):
     """Concat takes any number of inputs; each one's gradient is its slice of dY."""
 
-    def __getitem__(self, i: int) -> Backward:
-        if i < 0:
-            raise KeyError(i)
-
+    def _grad(self, i: int) -> Backward:
         def grad(dy: Sequence[Tensor | None], get: Callable[[int], Tensor], a: Attrs, s: Shapes) -> Tensor:
             axis = _axis(a, s, 0)
             start = sum(shape[axis] for shape in s.inputs[:i])  # type: ignore[index]
             return dy[0].narrow(axis, start, _in(s, i)[axis])  # type: ignore[union-attr]
 
         return grad
-
-    def __iter__(self):
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-    def __contains__(self, i: object) -> bool:
-        return isinstance(i, int) and i >= 0
 
 
 _CONCAT = Kernel(lambda x, a, s: (torch.cat(list(x), dim=_axis(a, s, 0)),), _ConcatGrads())  # type: ignore[arg-type]
