@@ -744,7 +744,7 @@ def _status_line(result: VerifiedPlan, options: SolverOptions | None) -> str:
     if plan.status is SolveStatus.FEASIBLE:
         gap = "unknown gap" if plan.gap is None else f"within {format_gap(plan.gap)} of optimal"
         bound = "" if plan.bound_j is None else f", bound {format_energy(plan.bound_j)}"
-        why = plan.message or _why_stopped(plan.gap, options)
+        why = _why_stopped(plan.gap, options) + (f"; {plan.message}" if plan.message else "")
         return f"feasible, {gap}{bound} ({why}), {plan.strategy}, {plan.solve_s:.2f} s"
     return f"{plan.status.value}: {plan.message}"
 

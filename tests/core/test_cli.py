@@ -264,3 +264,20 @@ def test_a_feasible_status_says_which_limit_stopped_the_search():
     assert _why_stopped(None, options) == "stopped at the 30 s time limit"
     assert _why_stopped(0.004, options) == "reached the requested gap 1.00%"
     assert _why_stopped(0.05, None) == "stopped before proving an optimum"
+
+
+def test_a_feasible_status_names_the_limit_beside_what_the_search_did():
+    """A note on how the plan was found (the tensor-group search) does not hide which limit stopped it."""
+    from types import SimpleNamespace
+
+    from poet_gui.cli import _status_line
+    from poet_gui.core.schedule.plan import SolveStatus
+    from poet_gui.core.solve.milp import SolverOptions
+
+    plan = SimpleNamespace(status=SolveStatus.FEASIBLE, gap=0.334, bound_j=538e-6, strategy="milp-highs", solve_s=28.4,
+                           message="before branch and bound, 3 of 23 tensor groups improved the plan")  # fmt: skip
+    line = _status_line(SimpleNamespace(plan=plan), SolverOptions(time_limit_s=30))
+    assert line == (
+        "feasible, within 33.40% of optimal, bound 538 µJ (stopped at the 30 s time limit; before branch and "
+        "bound, 3 of 23 tensor groups improved the plan), milp-highs, 28.40 s"
+    )
