@@ -74,11 +74,12 @@ MOMENT_BOUND_MIN_S, MOMENT_BOUND_MAX_S = 1.0, 3.0
 #: the heuristic's after 7.5 s, and the tensor-group search, still improving, only 6 s.
 ATTAINING_SHARE = 0.1
 MOMENT_ATTAINING_SHARE = 0.25
-#: Share of the time left after it that the search over tensor groups (:mod:`milp_lns`) may use
-#: before the full MILP starts from its plan. Measured on the tiny transformer (m4, 9,676 B, 1.5x):
-#: its plans improve within ~15 s of 30, where the full MILP's stays at its start; the full MILP
-#: then proves the bound and may still improve the plan.
-LNS_SHARE = 0.5
+#: Share of the time left after them that the search over tensor groups (:mod:`milp_lns`) may use
+#: before the full MILP starts from its plan (the search hands over sooner when it stalls). Measured
+#: on m4 imported graphs, 30 s, in one run: 0.75 against 0.5 gave resnet_8 at h 0.1 1.645x plain
+#: instead of 1.693x and unet_3 at h 0.2 1.473x instead of 1.580x, the same plans elsewhere, and the
+#: same bounds (branch and bound raised none of them by more than 0.1 %).
+LNS_SHARE = 0.75
 #: A plan this close to the proven floor skips the tensor-group search: what is left is the proof,
 #: which branch and bound gives. Measured on the README's tiny transformer (a72, 60 %): the plan was
 #: 0.024 % above the floor after 3 s, and 32 groups then improved nothing in 26 s of 60.
@@ -183,17 +184,15 @@ def solve_milp(
         if attained is not None and (x0 is None or _objective(model, attained) < _objective(model, x0)):
             x0 = attained
             report(x0)
-    if windowed:
-        raw = _solve_windowed(model, options, cancel, on_progress, started, x0, floor)
-        return _to_plan(model, raw, options, time.perf_counter() - started, windowed=windowed, floor=floor)
     # The per-moment bound: a higher floor, and a cover whose tensors (with the inputs their
-    # recomputations need) are a restriction worth searching again. Measured on m4 (benchmarks/REAL.md):
-    # it proves transformer_1x16 at h 0.5 optimal in 0.7 s and residual_mlp_8 at h 0.2 in 23 s, where
-    # the quick bound's restriction left a 30 s search with no proof.
+    # recomputations need) are a restriction worth searching again (not on a model the size of the
+    # windowed approximation's, as for the quick bound). Measured on m4 (benchmarks/REAL.md): it proves
+    # transformer_1x16 at h 0.5 optimal in 0.5 s and residual_mlp_8 at h 0.2 in 12 s, where the quick
+    # bound's restriction left a 30 s search with no proof.
     refined = _refined_bound(model, options, cancel, started, floor)
     if refined is not None:
         floor = max(floor, refined.energy_j * model.objective_scale)
-        if x0 is not None and not _reaches(model, x0, floor) and refined.evicted:
+        if x0 is not None and not windowed and not _reaches(model, x0, floor) and refined.evicted:
             attained = _solve_attaining(model, refined, floor, options, cancel, started, MOMENT_ATTAINING_SHARE)
             if attained is not None and _objective(model, attained) < _objective(model, x0):
                 x0 = attained
@@ -202,6 +201,9 @@ def solve_milp(
         note = "proven optimal: the plan meets the per-moment eviction lower bound"
         raw = _RawResult(SolveStatus.OPTIMAL, x0, floor, note)
         return _to_plan(model, raw, options, time.perf_counter() - started, floor=floor)
+    if windowed:
+        raw = _solve_windowed(model, options, cancel, on_progress, started, x0, floor)
+        return _to_plan(model, raw, options, time.perf_counter() - started, windowed=windowed, floor=floor)
     lns_note = ""
     if x0 is not None and not _within(model, x0, floor, LNS_SKIP_GAP):
         share = LNS_SHARE * (options.time_limit_s - (time.perf_counter() - started))
