@@ -498,6 +498,8 @@ def _sweep(args: argparse.Namespace) -> int:
     each row into the CSV as it arrives; points already there are skipped, so an interrupted sweep
     (Ctrl-C: exit 130) resumes where it stopped."""
     _check_outputs(("--csv", args.csv), ("--png", args.png), ("--report", args.report))
+    if args.report is not None and args.report.exists() and not args.report.is_dir():
+        raise PoetError(f"{args.report}: cannot write the report (--report): it is a file, not a folder")
     models = _fleet_models(args)
     profiles = [load_profile(key) for key in _listed(args.profile)]
     if args.png is not None and len(models) * len(profiles) > 1:

@@ -227,8 +227,9 @@ class ReplayController(QObject):
         elif exit_code in (0, 1):  # a report: every check held (0) or one failed (1)
             try:
                 report = ReplayReport.from_json(_json_object(stdout))
-            except ReplayError as exc:
-                self._show_failure(str(exc))
+            except ReplayError as exc:  # no report: a crash (Python exits 1 too) says most in its last line
+                detail = error_line(self._stderr)
+                self._show_failure(f"the replay process failed: {detail}" if detail else str(exc))
                 return
             self._memory.show_measured(report.resident_bytes)
             self._label.setToolTip(f"{report_text(report)}\nthe replay took {elapsed:.1f} s in all")

@@ -131,6 +131,15 @@ def test_bad_grids_are_one_line_and_exit_2(capsys, tmp_path, args, needle):
     assert len(err.strip().splitlines()) == 1 and needle in err
 
 
+def test_a_report_path_that_is_a_file_is_refused_before_solving(capsys, tmp_path):
+    taken = tmp_path / "report"
+    taken.write_text("not a folder")
+    code, out, err = run_cli(capsys, "sweep", "--model", "linear", "--profile", "a72", "--points", "3",
+                             "--csv", str(tmp_path / "x.csv"), "--report", str(taken))  # fmt: skip
+    assert code == EXIT_BAD_INPUT and out == "" and len(err.strip().splitlines()) == 1
+    assert "it is a file, not a folder" in err and not (tmp_path / "x.csv").exists()
+
+
 def test_without_dask_the_cluster_options_say_how_to_install_it(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the [cluster] extra were not installed
     monkeypatch.delitem(sys.modules, "poet_gui.core.sweep.fleet_dask", raising=False)

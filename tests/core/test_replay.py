@@ -143,8 +143,8 @@ def test_the_symbolic_dimensions_come_from_the_plan(torch_available: None, tmp_p
     assert json.loads(out)["predicted_peak_bytes_plan"] == json.loads(plan.read_text())["simulation"]["peak_ram_bytes"]
 
 
-def _model_with(op_type: str, path: Path) -> Path:
-    """x (1, 8) -> Gemm -> ``op_type`` -> Gemm -> logits: a model with one operator that has no kernel."""
+def _model_with(op_type: str, path: Path, *, opset: int = 17) -> Path:
+    """x (1, 8) -> MatMul -> ``op_type`` -> MatMul -> logits: a model around one operator under test."""
     w1 = helper.make_tensor("w1", TensorProto.FLOAT, [8, 8], [0.1 * (i % 7 - 3) for i in range(64)])
     w2 = helper.make_tensor("w2", TensorProto.FLOAT, [8, 4], [0.1 * (i % 5 - 2) for i in range(32)])
     nodes = [
@@ -156,7 +156,7 @@ def _model_with(op_type: str, path: Path) -> Path:
         nodes, "odd", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 4])], [w1, w2],
     )  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
     onnx.save(model, path)
     return path
 
@@ -172,6 +172,43 @@ def test_an_operator_without_a_kernel_is_refused_before_anything_runs(
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "replay has no kernel for Cos ×1" in err
     assert not storage.exists(), "refused before anything ran"
+
+
+def test_an_operator_older_than_its_kernels_definition_is_refused(
+    torch_available: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Softmax before opset 13 normalises a flattened 2-D view: replayed with the opset-13 kernel it would be
+    another function, and the autograd check (same forward kernels) could not tell."""
+    onnx_path = _model_with("Softmax", tmp_path / "old.onnx", opset=11)
+    plan = _plan_file(load_onnx_graph(onnx_path).graph, tmp_path / "plan.json", strategy=Strategy.KEEP_ALL,
+                      tight=False)  # fmt: skip
+    code, out, err = _replay(capsys, str(plan), "--onnx", str(onnx_path))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "Softmax node 'act' of opset 11" in err and "onnx.version_converter" in err
+
+
+def test_a_clip_without_bounds_replays_as_the_identity(torch_available: None, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    onnx_path = _model_with("Clip", tmp_path / "clip.onnx")
+    plan = _plan_file(load_onnx_graph(onnx_path).graph, tmp_path / "plan.json", strategy=Strategy.KEEP_ALL,
+                      tight=False)  # fmt: skip
+    code, out, err = _replay(capsys, str(plan), "--onnx", str(onnx_path), "--json")
+    assert code == 0, err
+    assert json.loads(out)["gradients_identical"] is True
+
+
+def test_a_storage_folder_that_cannot_be_written_is_one_line(torch_available: None, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """sysfs refuses new files even to root: the page-out fails as on a full or read-only card."""
+    unwritable = Path("/sys/kernel")
+    if not unwritable.is_dir():
+        pytest.skip("needs Linux's /sys/kernel, a folder where no file can be created")
+    onnx_path = SAMPLES / "tiny_transformer.onnx"
+    plan = _plan_file(load_onnx_graph(onnx_path, dims={"batch": 1, "seq": 16}).graph, tmp_path / "plan.json")
+    code, out, err = _replay(capsys, str(plan), "--onnx", str(onnx_path), "--storage", str(unwritable))
+    errors = [line for line in err.splitlines() if not line.startswith("poet: replay ")]  # after the progress
+    assert code == 2 and out == "" and len(errors) == 1 and "Traceback" not in err
+    assert errors[0].startswith("poet: error: /sys/kernel/node") and "cannot write the page-out file" in errors[0]
 
 
 def test_a_zoo_plan_is_refused_for_its_chain_backward(torch_available: None, tmp_path: Path,

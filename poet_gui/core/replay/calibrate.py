@@ -61,19 +61,23 @@ def _storage_times(folder: Path, size: int) -> tuple[float, float]:
     writes, reads = [], []
     for k in range(_REPEATS):
         path = folder / f"poet-calibrate-{size}-{k}.bin"
-        started = time.perf_counter()
-        with open(path, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        writes.append(time.perf_counter() - started)
-        with open(path, "rb") as f:
-            if hasattr(os, "posix_fadvise"):
-                os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        try:
             started = time.perf_counter()
-            got = f.read()
-            reads.append(time.perf_counter() - started)
-        path.unlink()
+            with open(path, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            writes.append(time.perf_counter() - started)
+            with open(path, "rb") as f:
+                if hasattr(os, "posix_fadvise"):
+                    os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+                started = time.perf_counter()
+                got = f.read()
+                reads.append(time.perf_counter() - started)
+        except OSError as exc:
+            raise ReplayError(f"{path}: cannot write and read back a test file ({exc.strerror or exc})") from exc
+        finally:
+            path.unlink(missing_ok=True)
         if len(got) != size:
             raise ReplayError(f"{folder}: read back {len(got)} of {size} bytes")
     return statistics.median(writes), statistics.median(reads)

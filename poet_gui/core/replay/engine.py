@@ -188,11 +188,14 @@ def _say(on_progress: ProgressFn | None, fraction: float, text: str) -> None:
 
 def _max_rel_diff(grads: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]) -> float:
     """The largest ``max|g - g_ref| / max|g_ref|`` over the parameters (an absolute difference where the
-    reference gradient is all zeros)."""
+    reference gradient is all zeros); infinite where either side is not finite, which ``max`` would
+    otherwise drop (``max(0.0, nan)`` is 0.0) and report as agreement."""
     worst = 0.0
     for name, ref in expected.items():
         scale = float(ref.abs().max())
         diff = float((grads[name] - ref).abs().max())
+        if not (math.isfinite(scale) and math.isfinite(diff)):
+            return math.inf
         worst = max(worst, diff / scale if scale > 0 else diff)
     return worst
 

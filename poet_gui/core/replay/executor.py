@@ -29,7 +29,7 @@ from torch import Tensor
 from poet_gui.core.errors import ReplayError
 from poet_gui.core.model.onnx_import import LoweredOnnx
 from poet_gui.core.model.onnx_import.lowering import ForwardStep, GradShare, Lowering, TensorRef
-from poet_gui.core.replay.kernels import KERNELS, OUT, Kernel, Shapes
+from poet_gui.core.replay.kernels import KERNEL_SINCE_OPSET, KERNELS, OUT, Kernel, Shapes
 from poet_gui.core.schedule.operations import Action, Operation
 
 DTYPES = {4: torch.float32, 8: torch.float64}
@@ -76,7 +76,12 @@ def unsupported(lowered: LoweredOnnx, source: str) -> str | None:
         if kernel is None:
             missing[op.label] = missing.get(op.label, 0) + 1
             continue
-        if kernel.check is not None and (why := kernel.check(op.attrs, _shapes(step))):
+        if lowered.opset < KERNEL_SINCE_OPSET.get(op.op_type, 0):
+            refused.append(
+                f"{op.op_type} node {op.name!r} of opset {lowered.opset} (its kernel follows the definition of "
+                f"opset {KERNEL_SINCE_OPSET[op.op_type]} and later; convert the model with onnx.version_converter)"
+            )
+        elif kernel.check is not None and (why := kernel.check(op.attrs, _shapes(step))):
             refused.append(f"{op.op_type} node {op.name!r} with {why}")
         for ref in step.inputs:
             if ref is not None and ref.node is None and ref.name not in lowered.constants:
@@ -299,10 +304,14 @@ class _Step:
         assert self.storage is not None
         tensor = self.ram[node]
         path = self.storage / f"node{node:04d}-stage{stage:04d}.bin"
-        with open(path, "wb") as f:
-            f.write(memoryview(tensor.numpy()).cast("B"))
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(path, "wb") as f:
+                f.write(memoryview(tensor.numpy()).cast("B"))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise ReplayError(f"{path}: cannot write the page-out file ({exc.strerror or exc})") from exc
         self.files[node] = path
         self.paged_out += tensor.nbytes
         self.file_count += 1
@@ -310,8 +319,11 @@ class _Step:
     def page_in(self, node: int) -> None:
         path = self.files[node]
         tensor = torch.empty(self.low.graph.nodes[node].out_shape, dtype=self.m.dtype)
-        with open(path, "rb") as f:
-            got = f.readinto(memoryview(tensor.numpy()).cast("B"))
+        try:
+            with open(path, "rb") as f:
+                got = f.readinto(memoryview(tensor.numpy()).cast("B"))
+        except OSError as exc:
+            raise ReplayError(f"{path}: cannot read the paged-out tensor back ({exc.strerror or exc})") from exc
         if got != tensor.nbytes:
             raise ReplayError(f"{path}: read {got} of the {tensor.nbytes} bytes paged out")
         self.ram[node] = tensor

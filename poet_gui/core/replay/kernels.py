@@ -176,7 +176,10 @@ _LEAKY_RELU = Kernel(
 
 
 def _clip_forward(x: Sequence[Tensor | None], a: Attrs, s: Shapes) -> tuple[Tensor, ...]:
-    return (torch.clamp(x[0], x[1] if len(x) > 1 else None, x[2] if len(x) > 2 else None),)  # type: ignore[arg-type]
+    low, high = (x[1] if len(x) > 1 else None), (x[2] if len(x) > 2 else None)
+    if low is None and high is None:  # both bounds omitted: the identity (torch.clamp refuses no bounds)
+        return (x[0].clone(),)  # type: ignore[union-attr]
+    return (torch.clamp(x[0], low, high),)  # type: ignore[arg-type]
 
 
 def _clip_grad(dy: Sequence[Tensor | None], get: Callable[[int], Tensor], a: Attrs, s: Shapes) -> Tensor:
@@ -586,6 +589,12 @@ _CONCAT = Kernel(lambda x, a, s: (torch.cat(list(x), dim=_axis(a, s, 0)),), _Con
 
 
 #: Operators replay can run, by ONNX op type (standard domain).
+#: Operators whose definition changed in the opset given, which their kernel follows: before it, Clip took
+#: its bounds as attributes (opset 11), and Softmax / LogSoftmax flattened the input to 2-D from their axis
+#: (default 1) instead of normalising along one axis (default -1, opset 13). An older model is refused
+#: rather than replayed with another function than the one it defines.
+KERNEL_SINCE_OPSET: Mapping[str, int] = MappingProxyType({"Clip": 11, "Softmax": 13, "LogSoftmax": 13})
+
 KERNELS: Mapping[str, Kernel] = MappingProxyType(
     {
         "Add": _ADD,

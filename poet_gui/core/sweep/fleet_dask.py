@@ -161,6 +161,13 @@ class DaskExecutor:
         by_key = {f.key: task for f, task in zip(futures, tasks, strict=True)}
         try:
             for future in distributed.as_completed(futures, loop=self._client.loop):
+                if future.status == "cancelled":  # not by us: the scheduler dropped it (its connection lost)
+                    task = by_key[future.key]
+                    raise PoetError(
+                        f"the Dask scheduler cancelled the point {task.model} on {task.problem.profile.key} at "
+                        f"{task.problem.ram_budget_bytes:.0f} B x {task.problem.runtime_factor:g} (is it still "
+                        "running?); the rows finished so far are in the table, and a re-run resumes from them"
+                    )
                 if future.status == "error":
                     exc = future.exception()
                     task = by_key[future.key]

@@ -72,6 +72,8 @@ class LoweredOnnx:
     imported: OnnxImport
     lowering: Lowering
     constants: Mapping[str, np.ndarray]
+    #: The standard operator set's version the file declares: an operator's semantics can change with it.
+    opset: int
 
 
 def lower_onnx(path: Path, *, dims: Mapping[str, int] | None = None) -> LoweredOnnx:
@@ -89,7 +91,8 @@ def lower_onnx(path: Path, *, dims: Mapping[str, int] | None = None) -> LoweredO
     for op in lowering.folded.values():
         if op.op_type == "Constant" and "value" in op.attrs:
             constants[op.outputs[0]] = _frozen(numpy_helper.to_array(op.attrs["value"]))
-    return LoweredOnnx(OnnxImport(graph, warnings, model.bound_dims), lowering, MappingProxyType(constants))
+    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))  # read_model checked it
+    return LoweredOnnx(OnnxImport(graph, warnings, model.bound_dims), lowering, MappingProxyType(constants), opset)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
