@@ -131,6 +131,23 @@ def test_bad_grids_are_one_line_and_exit_2(capsys, tmp_path, args, needle):
     assert len(err.strip().splitlines()) == 1 and needle in err
 
 
+def test_a_profile_given_by_file_is_named_by_its_path_not_a_shipped_profiles_key(capsys, tmp_path):
+    """A calibrated /tmp/.../m4.toml is not the shipped m4: its rows name the file, which loads again."""
+    from poet_gui.core.device.profiles import DEFAULT_PROFILES_DIR
+
+    copy = tmp_path / "m4.toml"
+    calibrated = (DEFAULT_PROFILES_DIR / "m4.toml").read_text().replace("flop_per_s = 6369910.145264308",
+                                                                          "flop_per_s = 7000000.0")  # fmt: skip
+    copy.write_text(calibrated)
+    table = tmp_path / "x.csv"
+    code, _, err = run_cli(capsys, "sweep", "--model", "linear", "--profile", f"m4,{copy}", "--points", "2",
+                           "--runtime-factors", "1.2", "--csv", str(table))  # fmt: skip
+    assert code == EXIT_PLAN, err
+    names = {row.profile for row in read_fleet_csv(table)}
+    assert names == {"m4", str(copy.resolve())}
+    assert load_profile(str(copy.resolve())).compute_flop_per_s == 7e6 != load_profile("m4").compute_flop_per_s
+
+
 def test_a_report_path_that_is_a_file_is_refused_before_solving(capsys, tmp_path):
     taken = tmp_path / "report"
     taken.write_text("not a folder")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from poet_gui import __version__
-from poet_gui.core.device.profiles import DeviceProfile
+from poet_gui.core.device.profiles import PROFILES_DIR, DeviceProfile
 from poet_gui.core.files.plan_io import graph_sha256
 from poet_gui.core.model.graph import TrainingGraph
 from poet_gui.core.schedule.problem import Problem, Switches, make_problem
@@ -117,6 +117,16 @@ def fleet_tasks(
     return tuple(tasks.values())
 
 
+def profile_name(profile: DeviceProfile) -> str:
+    """How a row names its device so that ``load_profile`` finds the same figures again: the key of a
+    profile in the profiles folder, else the file it was read from (a calibrated ``/tmp/m4.toml`` is not
+    the shipped m4, and two files of one stem are two devices)."""
+    source = Path(profile.source) if profile.source else None
+    if source is None or source.resolve() == (PROFILES_DIR / f"{profile.key}.toml").resolve():
+        return profile.key
+    return str(source.resolve())
+
+
 def solve_task(task: FleetTask, cancel: threading.Event | None = None) -> FleetRow:
     """Solve and verify one point in this process, with the solver's own time limit (so it also
     runs inside a daemonic Dask worker, which cannot start child processes); only the row travels
@@ -129,7 +139,7 @@ def solve_task(task: FleetTask, cancel: threading.Event | None = None) -> FleetR
         key=task.key,
         model=task.model,
         model_args=task.model_args,
-        profile=p.profile.key,
+        profile=profile_name(p.profile),
         ram_budget_bytes=p.ram_budget_bytes,
         runtime_factor=p.runtime_factor,
         status=plan.status.value,
