@@ -289,3 +289,4 @@ def test_calibrate_without_power_figures_or_rapl_is_refused(torch_available: Non
     _, err = capsys.readouterr()
     assert code == 2 and err.count("\n") == 1 and "--compute-power-w" in err
     assert not (tmp_path / "p.toml").exists()
+    assert not (tmp_path / "flash").exists(), "refused before measuring anything"

@@ -86,7 +86,12 @@ def _storage_times(folder: Path, size: int) -> tuple[float, float]:
 def _line(times: list[float]) -> tuple[float, float]:
     """Latency (s, at least 1 ns: a profile's figures are > 0) and throughput (B/s) through two sizes."""
     (s0, s1), (t0, t1) = _SIZES, times
-    rate = (s1 - s0) / max(t1 - t0, 1e-9)
+    if t1 <= t0:  # the cache answered (tmpfs, or a drop that did nothing): no throughput can be read off
+        raise ReplayError(
+            f"the {s1:,}-byte file took no longer than the {s0:,}-byte one ({t1:.3g} s against {t0:.3g} s), so the "
+            "storage's throughput cannot be measured here; give --storage a folder on the device's flash or SD card"
+        )
+    rate = (s1 - s0) / (t1 - t0)
     return max(t0 - s0 / rate, 1e-9), rate
 
 
@@ -100,7 +105,19 @@ def calibrate(
     paging_power_w: float | None = None,
     dims: dict[str, int] | None = None,
 ) -> Calibration:
-    """Measure, build and write the profile to ``out`` (see the module docstring)."""
+    """Measure, build and write the profile to ``out`` (see the module docstring). Every input is
+    checked before the measurements, which take minutes on a slow board."""
+    for what, given in (("compute", compute_power_w), ("paging", paging_power_w)):
+        if given is None and _rapl_joules() is None:
+            _power(what, None, None)  # refuses, saying which option to give
+        elif given is not None:
+            _power(what, given, None)
+    if not out.parent.is_dir():
+        raise ReplayError(f"{out}: cannot write the profile (--out): directory {out.parent} does not exist")
+    try:
+        storage.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReplayError(f"{storage}: cannot make the storage folder: {exc.strerror or exc}") from None
     lowered = lower_onnx(onnx_path, dims=dims)
     model = prepare(lowered, bytes_per_element=4, seed=0, source=str(onnx_path))
     graph = model.lowering.graph
@@ -113,10 +130,6 @@ def calibrate(
 
     seconds, rapl_compute_w = _measure_power(compute)
     flop = sum(n.flop for n in graph.nodes)
-    try:
-        storage.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReplayError(f"{storage}: cannot make the storage folder: {exc.strerror or exc}") from None
     measured: list[tuple[float, float]] = []
 
     def paging() -> float:
@@ -170,7 +183,8 @@ def _power(what: str, given: float | None, rapl: float | None) -> tuple[float, s
     if rapl is not None:
         return rapl, f"{rapl:.4g} W, Linux powercap (RAPL) package energy over the {what} measurement"
     raise ReplayError(
-        f"this machine exposes no powercap (RAPL) counters ({_RAPL}); give the {what} power with --{what}-power-w"
+        f"this machine exposes no readable powercap (RAPL) counters ({_RAPL}); give the {what} power with "
+        f"--{what}-power-w"
     )
 
 
