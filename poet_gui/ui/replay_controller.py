@@ -28,7 +28,13 @@ import poet_gui
 from poet_gui.core.device.units import format_bytes
 from poet_gui.core.errors import PoetError, ReplayError
 from poet_gui.core.files.plan_io import save_plan
-from poet_gui.core.replay.launch import error_line, parse_progress, replay_arguments, replay_refusal
+from poet_gui.core.replay.launch import (
+    REQUESTER_PID_VARIABLE,
+    error_line,
+    parse_progress,
+    replay_arguments,
+    replay_refusal,
+)
 from poet_gui.core.replay.report import AUTOGRAD_TOLERANCE, CPU_TORCH_COMMAND, EXTRA_COMMAND, ReplayReport, report_text
 from poet_gui.core.solve.planner import VerifiedPlan
 from poet_gui.ui.plots.memory import MemoryPlot
@@ -329,11 +335,13 @@ class ReplayController(QObject):
 
 def _child_environment() -> QProcessEnvironment:
     """This environment, with the folder the app's own ``poet_gui`` comes from first on the path, so the
-    child replays with the same code (a checkout run in place, or the installed package)."""
+    child replays with the same code (a checkout run in place, or the installed package), and this
+    process named as its requester, so the child ends if the app dies without cancelling it."""
     env = QProcessEnvironment.systemEnvironment()
     root = str(Path(poet_gui.__file__).resolve().parents[1])
     path = env.value("PYTHONPATH", "")
     env.insert("PYTHONPATH", root + (os.pathsep + path if path else ""))
+    env.insert(REQUESTER_PID_VARIABLE, str(os.getpid()))
     return env
 
 

@@ -3,6 +3,7 @@ line, the progress and error lines on stderr, and the report read back from ``--
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,14 @@ import pytest
 from poet_gui.core.errors import ReplayError
 from poet_gui.core.model.onnx_import import load_onnx_graph
 from poet_gui.core.model.zoo import build_model
-from poet_gui.core.replay.launch import error_line, parse_progress, progress_line, replay_arguments, replay_refusal
+from poet_gui.core.replay.launch import (
+    REQUESTER_PID_VARIABLE,
+    error_line,
+    parse_progress,
+    progress_line,
+    replay_arguments,
+    replay_refusal,
+)
 from poet_gui.core.replay.report import ReplayReport
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +75,21 @@ def test_the_child_command_runs_the_cli(tmp_path: Path) -> None:
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert done.returncode == 2 and done.stdout == ""
     assert "plan.json" in error_line(done.stderr) and done.stderr.count("\n") == 1
+
+
+def test_a_child_whose_requester_is_gone_ends_itself(tmp_path: Path) -> None:
+    """The app names itself in the child's environment: a child started for an app that has died (crashed,
+    or killed with -9, so it never cancelled) kills its own session at once instead of running on."""
+    args = [sys.executable, *replay_arguments(tmp_path / "plan.json", SAMPLE, tmp_path / "flash", 2)]
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    orphan = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, timeout=120, start_new_session=True,
+                            env={**env, REQUESTER_PID_VARIABLE: str(gone.pid)})  # fmt: skip
+    assert orphan.returncode == -9 and orphan.stdout == ""
+    alive = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, timeout=120, start_new_session=True,
+                           env={**env, REQUESTER_PID_VARIABLE: str(os.getpid())})  # fmt: skip
+    assert alive.returncode == 2 and "plan.json" in error_line(alive.stderr)  # ran on to its own answer
 
 
 def test_a_report_reads_back_from_its_json() -> None:

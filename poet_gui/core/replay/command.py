@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from poet_gui.core.errors import ReplayError
-from poet_gui.core.replay.launch import progress_line
+from poet_gui.core.replay.launch import REQUESTER_PID_VARIABLE, progress_line
 from poet_gui.core.replay.report import INSTALL_HINT, report_text
 
 HELP = "run a plan's training steps on the real ONNX model with PyTorch; check gradients and memory"
@@ -40,6 +41,11 @@ def _positive_int(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Replay and print the report; 0 when every check held, 1 when one failed (a bug to find).
     Bad input raises a :class:`~poet_gui.core.errors.PoetError` (the CLI prints it, exit 2)."""
+    requester = os.environ.get(REQUESTER_PID_VARIABLE, "")
+    if requester.isdigit():  # started by the app, in a session of its own: end with the app
+        from poet_gui.core.solve.orphan_guard import end_with
+
+        end_with(int(requester))
     try:
         from poet_gui.core.replay.engine import replay_plan
     except ImportError as exc:

@@ -20,6 +20,10 @@ CHAIN_BACKWARD_OPS = frozenset({"GradientLayer", "Gradient"})
 #: What the child runs: the CLI's ``main`` on its arguments (``main.py`` is not installed with the package).
 _CHILD_CODE = "import sys; from poet_gui.cli import main; sys.exit(main(sys.argv[1:]))"
 
+#: The environment variable by which the app names itself to its replay child: the child ends itself (and
+#: whatever it started) when that process is gone, so an app that crashes or is killed leaves no replay running.
+REQUESTER_PID_VARIABLE = "POET_REPLAY_REQUESTER_PID"
+
 _PROGRESS_PREFIX = "poet: replay "
 _PROGRESS = re.compile(r"^poet: replay +(\d{1,3})% (.*)$")
 _ERROR_PREFIX = "poet: error: "
