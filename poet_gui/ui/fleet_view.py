@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from poet_gui.core.schedule.plan import SolveStatus
-from poet_gui.core.sweep.fleet_csv import FleetRow, sort_rows
+from poet_gui.core.sweep.fleet_csv import FleetRow, model_labels, sort_rows
 from poet_gui.core.sweep.fleet_summary import DeviceChoice, cheapest_per_model, choice_cells
 from poet_gui.ui.plots.fleet_plot import FleetPlot
 
@@ -45,6 +45,7 @@ class FleetView(QWidget):
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("fleet_view")
         self._rows: tuple[FleetRow, ...] = ()
+        self._labels: dict[tuple[str, str, bool, bool, bool, bool], str] = {}
         self._choices: list[DeviceChoice] = []
         self.models = QComboBox()
         self.models.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -97,7 +98,8 @@ class FleetView(QWidget):
         self._rows = tuple(sort_rows(rows))
         self.setWindowTitle(f"Fleet: {Path(path).name} — POET Studio")
         shown = self.models.currentText()
-        names = list(dict.fromkeys(r.model for r in self._rows))
+        self._labels = model_labels(self._rows)
+        names = list(dict.fromkeys(self._labels[r.variant] for r in self._rows))
         self.models.blockSignals(True)
         self.models.clear()
         self.models.addItems(names)
@@ -133,7 +135,7 @@ class FleetView(QWidget):
 
     def _show_model(self) -> None:
         model = self.models.currentText()
-        mine = [r for r in self._rows if r.model == model]
+        mine = [r for r in self._rows if self._labels.get(r.variant) == model]
         self.plot.show_rows(mine, f"{model}: energy against RAM budget")
         optimal = sum(r.status == SolveStatus.OPTIMAL for r in mine)
         planned = sum(r.has_plan for r in mine)

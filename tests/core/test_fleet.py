@@ -148,6 +148,27 @@ def test_a_profile_given_by_file_is_named_by_its_path_not_a_shipped_profiles_key
     assert load_profile(str(copy.resolve())).compute_flop_per_s == 7e6 != load_profile("m4").compute_flop_per_s
 
 
+def test_two_sizes_of_a_model_in_one_table_are_two_models_in_the_report(capsys, tmp_path):
+    """A table extended with another sequence length and with paging off: each variant gets its own
+    label, chart and table rows, instead of one curve mixing their points."""
+    from poet_gui.core.sweep.fleet_csv import model_labels
+    from poet_gui.core.sweep.fleet_report import write_fleet_report
+    from poet_gui.core.sweep.fleet_summary import fleet_summary
+
+    table = tmp_path / "fleet.csv"
+    for extra in (["--seq-len", "4"], ["--seq-len", "8"], ["--seq-len", "4", "--no-paging"]):
+        code, _, err = run_cli(capsys, "sweep", "--model", "transformer", *extra, "--profile", "a72", "--points", "2",
+                               "--runtime-factors", "1.5", "--csv", str(table))  # fmt: skip
+        assert code == EXIT_PLAN, err
+    rows = read_fleet_csv(table)
+    labels = set(model_labels(rows).values())
+    assert labels == {"transformer (seq_len=4)", "transformer (seq_len=8)", "transformer (seq_len=4) [no paging]"}
+    assert {c.model for c in fleet_summary(rows)} == labels
+    assert len([p for p in write_fleet_report(rows, tmp_path / "report") if p.suffix == ".png"]) == 3
+    one = [r for r in rows if r.model_args == "seq_len=8"]
+    assert set(model_labels(one).values()) == {"transformer"}  # a single variant keeps its plain name
+
+
 def test_a_report_path_that_is_a_file_is_refused_before_solving(capsys, tmp_path):
     taken = tmp_path / "report"
     taken.write_text("not a folder")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -59,6 +60,12 @@ class FleetRow:
         return self.energy_j is not None
 
     @property
+    def variant(self) -> tuple[str, str, bool, bool, bool, bool]:
+        """What makes two rows points of one curve besides the device: the model, its sizes, the switches."""
+        return (self.model, self.model_args, self.paging, self.remat, self.count_paging_time,
+                self.budget_includes_params)  # fmt: skip
+
+    @property
     def is_optimal(self) -> bool:
         return self.status == SolveStatus.OPTIMAL
 
@@ -70,6 +77,25 @@ _FLAGS = frozenset({"fits_device", "paging", "remat", "count_paging_time", "budg
 _REQUIRED_NUMBERS = frozenset({"ram_budget_bytes", "runtime_factor", "solve_s", "param_bytes", "least_ram_bytes",
                                "plain_energy_j"})  # fmt: skip
 _STATUSES = frozenset(s.value for s in SolveStatus)
+
+
+def model_labels(rows: Iterable[FleetRow]) -> dict[tuple[str, str, bool, bool, bool, bool], str]:
+    """A name per model variant (:attr:`FleetRow.variant`) for charts and tables: the model's name where the
+    table holds it in one variant, else the name with its sizes and the switches that differ from the
+    default, so a table holding two sizes of a model, or runs with and without paging, gives each its own
+    chart instead of mixing their points on one curve."""
+    variants = list(dict.fromkeys(r.variant for r in rows))
+    count = Counter(v[0] for v in variants)
+    labels = {}
+    for v in variants:
+        model, args, paging, remat, counted, with_params = v
+        flags = ((not paging, "no paging"), (not remat, "no recomputation"), (counted, "paging time counted"),
+                 (with_params, "budget includes parameters"))  # fmt: skip
+        switches = ", ".join(text for on, text in flags if on)
+        labels[v] = model if count[model] == 1 else (
+            model + (f" ({args.replace(';', ', ')})" if args else "") + (f" [{switches}]" if switches else "")
+        )
+    return labels
 
 
 def sort_rows(rows: Iterable[FleetRow]) -> list[FleetRow]:

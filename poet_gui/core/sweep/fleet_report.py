@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from poet_gui.core.atomic import write_bytes_atomic, write_text_atomic
-from poet_gui.core.sweep.fleet_csv import FleetRow, sort_rows
+from poet_gui.core.sweep.fleet_csv import FleetRow, model_labels, sort_rows
 from poet_gui.core.sweep.fleet_summary import DeviceChoice, cheapest_per_model, choice_cells, fleet_summary
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
@@ -27,11 +27,13 @@ _DASHES = ("-", "--", ":", "-.")
 
 
 def render_model_chart(rows: Sequence[FleetRow], model: str, *, fmt: str, subtitle: str = "") -> bytes:
-    """Energy against RAM budget for one model, one curve per device (and runtime factor)."""
+    """Energy against RAM budget for one model (its label, :func:`model_labels`), one curve per device
+    (and runtime factor)."""
     fig = Figure(figsize=(8.0, 5.2), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    mine = [r for r in sort_rows(rows) if r.model == model]
+    labels = model_labels(rows)
+    mine = [r for r in sort_rows(rows) if labels[r.variant] == model]
     devices = list(dict.fromkeys(r.profile for r in mine))
     factors = sorted({r.runtime_factor for r in mine})
     for d, device in enumerate(devices):
@@ -88,7 +90,8 @@ def write_fleet_report(rows: Sequence[FleetRow], folder: Path, *, subtitle: str 
     folder = Path(folder)
     folder.mkdir(exist_ok=True)
     written, charts = [], {}
-    for model in dict.fromkeys(r.model for r in sort_rows(rows)):
+    labels = model_labels(rows)
+    for model in dict.fromkeys(labels[r.variant] for r in sort_rows(rows)):
         stem = _slug(model)
         for fmt in ("png", "svg"):
             path = folder / f"{stem}.{fmt}"

@@ -12,13 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from poet_gui.core.device.units import format_bytes, format_energy, format_factor, format_gap
-from poet_gui.core.sweep.fleet_csv import FleetRow, sort_rows
+from poet_gui.core.sweep.fleet_csv import FleetRow, model_labels, sort_rows
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceChoice:
     """One device for one model at one runtime factor: the least RAM any plan needs, and the
-    cheapest plan that fits the device (``chosen``; None when none of the swept budgets fits)."""
+    cheapest plan that fits the device (``chosen``; None when none of the swept budgets fits).
+    ``model`` is the model's label (:func:`~poet_gui.core.sweep.fleet_csv.model_labels`)."""
 
     model: str
     profile: str
@@ -29,9 +30,11 @@ class DeviceChoice:
 
 def fleet_summary(rows: Iterable[FleetRow]) -> list[DeviceChoice]:
     """A :class:`DeviceChoice` per model, device and factor, cheapest first within each model and factor."""
+    ordered = sort_rows(rows)
+    labels = model_labels(ordered)
     groups: dict[tuple[str, float, str], list[FleetRow]] = {}
-    for row in sort_rows(rows):
-        groups.setdefault((row.model, row.runtime_factor, row.profile), []).append(row)
+    for row in ordered:
+        groups.setdefault((labels[row.variant], row.runtime_factor, row.profile), []).append(row)
     choices = []
     for (model, factor, profile), group in groups.items():
         fitting = [r for r in group if r.has_plan and r.fits_device is not False]
