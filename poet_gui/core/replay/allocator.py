@@ -2,7 +2,8 @@
 
 The profiler (``profile_memory=True``) records every allocation and release with its size; summing them
 in time order gives the bytes allocated at each moment, whose maximum over a step is the step's peak
-above what was allocated before it (parameters, the batch, the gradient buffers). This is not the
+above what was allocated before it (the parameters and the batch; the gradient buffers are allocated
+inside the step and counted). This is not the
 executor's bookkeeping: it includes every temporary a kernel allocates, which the plan does not model.
 The profiler attributes an operator's net allocation to its start, so a temporary that a kernel
 allocates and frees within one operator is not seen.

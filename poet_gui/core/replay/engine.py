@@ -47,7 +47,6 @@ def replay_plan(
     keep_storage: bool = False,
     seed: int = 0,
     learning_rate: float = 0.01,
-    dims: Mapping[str, int] | None = None,
     on_progress: ProgressFn | None = None,
 ) -> ReplayReport:
     """Replay the plan at ``plan_path`` on the ONNX model at ``onnx_path`` (see the module docstring).
@@ -65,7 +64,7 @@ def replay_plan(
     problem = verified.plan.problem
     graph = problem.graph
     _refuse_chain_backward(plan_path, graph)
-    lowered = lower_onnx(onnx_path, dims=dims if dims is not None else dims_from_plan(onnx_path, graph))
+    lowered = lower_onnx(onnx_path, dims=dims_from_plan(onnx_path, graph))
     imported = lowered.imported.graph
     if graph_sha256(imported) != graph_sha256(graph):
         raise ReplayError(

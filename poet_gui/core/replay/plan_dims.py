@@ -1,8 +1,8 @@
 """The sizes of an ONNX model's symbolic input dimensions, read from the graph a plan was made for.
 
 A plan's graph holds each graph input as an ``Input`` node with its bound shape, so replaying it needs
-no ``--dim``: the sizes are the ones that were planned (a ``--dim`` given anyway must agree, which the
-graph hash then checks).
+no ``--dim``: the sizes are the ones that were planned, and the graph hash then checks that the model
+imported at those sizes is the plan's.
 """
 
 from __future__ import annotations
