@@ -29,7 +29,9 @@ from poet_gui.core.replay.executor import fresh_parameters, prepare, run_step
 from poet_gui.core.schedule.reference_points import plain_operations
 
 _RAPL = Path("/sys/class/powercap/intel-rapl:0/energy_uj")
-_SIZES = (4096, 1 << 20)
+#: The two file sizes the storage's latency and throughput are read off, in turn: a larger second file
+#: when the first pair's large file was not slower (fsync latency or a cache can hide 1 MiB's transfer).
+_SIZE_PAIRS = ((4096, 1 << 20), (4096, 16 << 20))
 _REPEATS = 5
 
 
@@ -83,16 +85,30 @@ def _storage_times(folder: Path, size: int) -> tuple[float, float]:
     return statistics.median(writes), statistics.median(reads)
 
 
-def _line(times: list[float]) -> tuple[float, float]:
-    """Latency (s, at least 1 ns: a profile's figures are > 0) and throughput (B/s) through two sizes."""
-    (s0, s1), (t0, t1) = _SIZES, times
-    if t1 <= t0:  # the cache answered (tmpfs, or a drop that did nothing): no throughput can be read off
-        raise ReplayError(
-            f"the {s1:,}-byte file took no longer than the {s0:,}-byte one ({t1:.3g} s against {t0:.3g} s), so the "
-            "storage's throughput cannot be measured here; give --storage a folder on the device's flash or SD card"
-        )
+def _line(sizes: tuple[int, int], times: list[float]) -> tuple[float, float] | None:
+    """Latency (s, at least 1 ns: a profile's figures are > 0) and throughput (B/s) through two sizes;
+    None when the large file was not slower than the small one (no throughput can be read off)."""
+    (s0, s1), (t0, t1) = sizes, times
+    if t1 <= t0:
+        return None
     rate = (s1 - s0) / (t1 - t0)
     return max(t0 - s0 / rate, 1e-9), rate
+
+
+def _storage_lines(storage: Path) -> tuple[tuple[int, int], tuple[float, float], tuple[float, float]]:
+    """The sizes used and the (latency, throughput) of writes and of reads, trying a larger file when the
+    first one was not slower than the small one; refused when even that was not."""
+    for sizes in _SIZE_PAIRS:
+        measured = [_storage_times(storage, size) for size in sizes]
+        writes, reads = _line(sizes, [w for w, _ in measured]), _line(sizes, [r for _, r in measured])
+        if writes is not None and reads is not None:
+            return sizes, writes, reads
+    small, large = _SIZE_PAIRS[-1]
+    raise ReplayError(
+        f"{storage}: a {large:,}-byte file took no longer to write or read than a {small:,}-byte one, so the "
+        "storage's throughput cannot be measured here (a cache answered); give --storage a folder on the device's "
+        "flash or SD card"
+    )
 
 
 def calibrate(
@@ -130,15 +146,14 @@ def calibrate(
 
     seconds, rapl_compute_w = _measure_power(compute)
     flop = sum(n.flop for n in graph.nodes)
-    measured: list[tuple[float, float]] = []
+    lines: list[tuple[tuple[int, int], tuple[float, float], tuple[float, float]]] = []
 
     def paging() -> float:
-        measured.extend(_storage_times(storage, size) for size in _SIZES)
+        lines.append(_storage_lines(storage))
         return 0.0
 
     _, rapl_paging_w = _measure_power(paging)
-    out_latency, out_rate = _line([w for w, _ in measured])
-    in_latency, in_rate = _line([r for _, r in measured])
+    sizes, (out_latency, out_rate), (in_latency, in_rate) = lines[0]
 
     notes = [f"Calibrated by POET Studio on {platform.node() or 'this machine'} ({platform.machine()}), "
              f"{time.strftime('%Y-%m-%d')}, with {onnx_path.name} and storage {storage}."]  # fmt: skip
@@ -147,7 +162,7 @@ def calibrate(
         f"{_REPEATS} keep-all steps, 1 process"
     )
     notes.append(
-        f"storage: files of {_SIZES[0]:,} and {_SIZES[1]:,} bytes written with fsync and read back, median of "
+        f"storage: files of {sizes[0]:,} and {sizes[1]:,} bytes written with fsync and read back, median of "
         f"{_REPEATS}; latency and throughput from the line through the two sizes"
     )
     compute_power_w, how_compute = _power("compute", compute_power_w, rapl_compute_w)
