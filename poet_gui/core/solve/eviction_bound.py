@@ -146,9 +146,6 @@ def _runtime_slack_s(problem: Problem) -> float:
     return max(0.0, (problem.runtime_factor - 1.0) * plain) + 1e-9 * problem.runtime_factor * plain
 
 
-_RECOMPUTE, _PAGE = "recompute", "page"
-
-
 class _Cover:
     """The covering program's columns and rows, added as the argument of the module docstring needs
     them: per moment over budget, which crossing tensors are out of RAM; a return after each moment a
@@ -175,8 +172,8 @@ class _Cover:
         self.cover_terms: list[list[tuple[int, float]]] = [[] for _ in moments]  # bytes out of RAM, per moment
         self.rows: list[tuple[list[tuple[int, float]], float, float]] = []
         self._out: dict[tuple[int, int], int] = {}  # (tensor, moment's index): "out of RAM at that moment"
-        self._returns: dict[tuple[int, int], list[tuple[str, int]]] = {}  # a return after that moment
-        self._after_life: dict[int, list[tuple[str, int]]] = {}
+        self._returns: dict[tuple[int, int], list[int]] = {}  # a return after that moment
+        self._after_life: dict[int, list[int]] = {}
         self._page_out: dict[int, int] = {}
         self._kept: dict[int, dict[int, int]] = {}
         self._pending: list[tuple[int, int, int, int | None]] = []  # recomputations whose inputs are open
@@ -200,7 +197,7 @@ class _Cover:
             # somewhere in the segment: a return happens after it. Returns after different moments (or
             # in different segments) are different events.
             self._returns[i, r] = ways = self._ways_back(i, self.stages[r], r if self.per_moment else None)
-            terms = [(col, -1.0), *((c, 1.0) for _, c in ways)]
+            terms = [(col, -1.0), *((c, 1.0) for c in ways)]
             if self.per_moment and self._next_in_segment(i, r) and (i, r + 1) in self._out:
                 terms.append((self._out[i, r + 1], 1.0))
             self.rows.append((terms, 0.0, np.inf))
@@ -226,7 +223,7 @@ class _Cover:
         """The stage by which ``i``, out at moment ``r``, has come back if that return is counted at ``r``."""
         return self.stages[r + 1] if self._next_in_segment(i, r) else self._next_reader(i, self.stages[r])
 
-    def _ways_back(self, i: int, moment: int, r: int | None) -> list[tuple[str, int]]:
+    def _ways_back(self, i: int, moment: int, r: int | None) -> list[int]:
         """New columns for the ways ``i`` can come back once after ``moment`` (moment index ``r``, or None
         for a return after its life): recomputed, whose inputs are then queued, or paged in, which needs
         a page-out."""
@@ -235,13 +232,13 @@ class _Cover:
         if self.can_recompute[i]:
             col = self._column(float(costs.compute_j[i]), float(costs.runtime_s[i]), i)
             self._pending.append((col, i, moment, r))
-            ways.append((_RECOMPUTE, col))
+            ways.append(col)
         if self.can_page[i]:
             col = self._column(float(costs.pagein_j[i]), float(costs.pagein_s[i]) * counted, i)
             if i not in self._page_out:
                 self._page_out[i] = self._column(float(costs.pageout_j[i]), float(costs.pageout_s[i]) * counted, i)
             self.rows.append(([(col, 1.0), (self._page_out[i], -1.0)], -np.inf, 0.0))
-            ways.append((_PAGE, col))
+            ways.append(col)
         return ways
 
     def _needs_inputs(self, col: int, i: int, moment: int, r: int | None) -> None:
@@ -254,10 +251,10 @@ class _Cover:
                 kept_at = self._latest_moment_in(int(self.last[j]), moment)
                 if kept_at is not None:  # else no moment over budget holds it: keeping it costs nothing here
                     terms = [(col, 1.0), (self._kept_column(j, kept_at), -1.0)]
-                    terms.extend((c, -1.0) for _, c in self._after_life_columns(j))
+                    terms.extend((c, -1.0) for c in self._after_life_columns(j))
                     self.rows.append((terms, -np.inf, 0.0))
             elif r is not None and (j, r) in self._out and self._window_end(i, r) <= self._window_end(j, r):
-                terms = [(col, 1.0), (self._out[j, r], 1.0), *((c, -1.0) for _, c in self._returns[j, r])]
+                terms = [(col, 1.0), (self._out[j, r], 1.0), *((c, -1.0) for c in self._returns[j, r])]
                 self.rows.append((terms, -np.inf, 1.0))
 
     def _latest_moment_in(self, after: int, upto: int) -> int | None:
@@ -265,7 +262,7 @@ class _Cover:
         k = bisect.bisect_right(self.stages, upto) - 1
         return self.stages[k] if k >= 0 and self.stages[k] > after else None
 
-    def _after_life_columns(self, j: int) -> list[tuple[str, int]]:
+    def _after_life_columns(self, j: int) -> list[int]:
         """The ways ``j`` can come back after its last reader (created once)."""
         if j not in self._after_life:
             self._after_life[j] = self._ways_back(j, int(self.last[j]), None)
@@ -277,7 +274,7 @@ class _Cover:
         came back after its life, being in RAM at one moment means it was in RAM at the one before."""
         kept = self._kept.setdefault(j, {})
         if t not in kept:
-            back = [c for _, c in self._after_life_columns(j)]
+            back = self._after_life_columns(j)
             first = bisect.bisect_right(self.stages, int(self.last[j]))
             previous = None
             for r in range(first, self.stages.index(t) + 1):

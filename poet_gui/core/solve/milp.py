@@ -543,14 +543,29 @@ def _search_groups(
 ) -> SweepResult:
     """The search over tensor groups (:func:`milp_lns.search_groups`) with HiGHS, reporting each
     improvement against the proven ``floor`` (or the plain pass's energy)."""
-    improved = _improvement_reporter(model, on_progress, started, floor)
-    return search_groups(
+    return _local_search(search_groups, model, options, cancel, on_progress, started, x0, floor, time_limit_s)
+
+
+def _local_search(
+    search: Callable[..., SweepResult],
+    model: MilpModel,
+    options: SolverOptions,
+    cancel: threading.Event | None,
+    on_progress: ProgressCallback | None,
+    started: float,
+    x0: np.ndarray,
+    floor: float | None,
+    time_limit_s: float,
+) -> SweepResult:
+    """Run one of the local searches (windows, tensor groups; they share a signature) with HiGHS on each
+    part, the canonical re-derivation of dependent columns, and a stop as soon as a plan meets ``floor``."""
+    return search(
         model,
         x0,
         _highs_part_solver(options, cancel),
         time_limit_s=time_limit_s,
         cancel=cancel,
-        on_improved=improved,
+        on_improved=_improvement_reporter(model, on_progress, started, floor),
         canonical=lambda x: _canonical(model, x),
         good_enough=lambda x: _reaches(model, x, floor),
     )
@@ -570,21 +585,11 @@ def _solve_windowed(
     Its gap is measured against the eviction bound (or the plain pass's energy): the full LP
     relaxation of a model this size takes longer than the sweep itself.
     """
-    improved = _improvement_reporter(model, on_progress, started, floor)
     # Accepting a window's plan checks the whole model (about a microsecond per column): on resnet_50's
     # 2.4 million columns the last acceptances overran a 30 s limit by 2 s, so they get their time.
     reserve_s = FINISH_S_PER_COLUMN * model.num_cols
     remaining = options.time_limit_s - (time.perf_counter() - started) - reserve_s
-    result = sweep_windows(
-        model,
-        x0,
-        _highs_part_solver(options, cancel),
-        time_limit_s=remaining,
-        cancel=cancel,
-        on_improved=improved,
-        canonical=lambda x: _canonical(model, x),
-        good_enough=lambda x: _reaches(model, x, floor),
-    )
+    result = _local_search(sweep_windows, model, options, cancel, on_progress, started, x0, floor, remaining)
     x, cancelled = result.x, result.cancelled
     remaining = options.time_limit_s - (time.perf_counter() - started) - reserve_s
     groups = None
