@@ -27,15 +27,9 @@ SCREENSHOT = Path("/tmp/poet_window_1366x768.png")
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    session = new_session(ModelSource("linear"), load_profile("m4"), options=SolverOptions(time_limit_s=20))
-    w = MainWindow(AppState(session))
-    qtbot.addWidget(w)
-    w.resize(1366, 768)
-    w.show()
-    yield w
-    w.close()
+def window_size() -> tuple[int, int]:
+    """This module's window (tests/ui/conftest.py) is the size the screenshots and layout checks are of."""
+    return 1366, 768
 
 
 def solved(qtbot, w: MainWindow) -> None:
