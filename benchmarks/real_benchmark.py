@@ -35,7 +35,7 @@ from poet_gui.core.schedule.plan import OPTIMAL_GAP
 from poet_gui.core.schedule.problem import make_problem
 from poet_gui.core.schedule.reference_points import reference_points_of
 from poet_gui.core.solve.heuristics import best_heuristic_plan
-from poet_gui.core.solve.milp import SolverOptions
+from poet_gui.core.solve.milp import SolverOptions, default_threads
 from poet_gui.core.solve.milp_plain import solve_plain
 from poet_gui.core.solve.planner import VerifiedPlan, plan_problem
 
@@ -67,7 +67,7 @@ def run_case(path: Path, device: str, headroom: float, args: argparse.Namespace)
     ref = reference_points_of(graph, profile)
     budget = round(ref.min_ram_bytes + headroom * (ref.plain_peak_ram_bytes - ref.min_ram_bytes))
     problem = make_problem(graph, profile, ram_budget_bytes=budget, runtime_factor=RUNTIME_FACTOR)
-    options = SolverOptions(time_limit_s=args.time_limit, rel_gap=OPTIMAL_GAP)
+    options = SolverOptions(time_limit_s=args.time_limit, rel_gap=OPTIMAL_GAP, threads=args.threads)
     first: list[float] = []
 
     def on_interim(_quick: VerifiedPlan) -> None:
@@ -106,7 +106,8 @@ def render(rows: list[Row], args: argparse.Namespace) -> str:
         "",
         f"`python benchmarks/real_benchmark.py {shown_arguments()}` on {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, HiGHS {version('highspy')}; "
-        f"one solve at a time, time limit {args.time_limit:g} s, runtime {RUNTIME_FACTOR:g}x; "
+        f"one solve at a time on {args.threads} thread{'s' if args.threads > 1 else ''}, "
+        f"time limit {args.time_limit:g} s, runtime {RUNTIME_FACTOR:g}x; "
         "headroom h: budget = least RAM + h x (plain peak - least RAM). Energies are over the plain pass. "
         "`first` and `total` are wall seconds from the start of the import.",
         "",
@@ -140,6 +141,9 @@ def main() -> int:
     parser.add_argument("--cases", help="comma-separated case names (default: all, or --quick's)")
     parser.add_argument("--profiles", default=",".join(PROFILES), help="comma-separated profiles (default m4,a72)")
     parser.add_argument("--time-limit", type=float, default=30.0, help="seconds per solve (default 30)")
+    parser.add_argument(
+        "--threads", type=int, default=default_threads(), help="solver threads (default: the solver's default)"
+    )
     parser.add_argument(
         "--plain-max-nodes", type=int, default=0, help="also run the literal model on graphs up to this size"
     )

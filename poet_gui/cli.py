@@ -46,7 +46,14 @@ from poet_gui.core.replay import command as replay_command
 from poet_gui.core.schedule.plan import OPTIMAL_GAP, SolveStatus
 from poet_gui.core.schedule.problem import Switches, make_problem
 from poet_gui.core.schedule.reference_points import ReferencePoints, reference_points_of
-from poet_gui.core.solve.milp import EXACT_MAX_COLUMNS, Method, Solver, SolverOptions
+from poet_gui.core.solve.milp import (
+    EXACT_MAX_COLUMNS,
+    MAX_DEFAULT_THREADS,
+    Method,
+    Solver,
+    SolverOptions,
+    default_threads,
+)
 from poet_gui.core.solve.planner import VerifiedPlan
 from poet_gui.core.solve.solve_process import solve_with_deadline
 from poet_gui.core.sweep.fleet import Executor, FleetModel, done_keys, fleet_tasks, local_executor, run_fleet
@@ -181,7 +188,7 @@ def _add_switch_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_solver_arguments(parser: argparse.ArgumentParser, *, per: str) -> None:
+def _add_solver_arguments(parser: argparse.ArgumentParser, *, per: str, threads: int) -> None:
     parser.add_argument("--solver", choices=[s.value for s in Solver], default=Solver.HIGHS.value)
     parser.add_argument(
         "--time-limit",
@@ -196,7 +203,13 @@ def _add_solver_arguments(parser: argparse.ArgumentParser, *, per: str) -> None:
         default=OPTIMAL_GAP,
         help=f"relative optimality gap at which the solver stops (default {OPTIMAL_GAP:g}, what counts as optimal)",
     )
-    parser.add_argument("--threads", type=_whole_number(1024), default=1, help=f"solver threads{per} (default 1)")
+    parser.add_argument(
+        "--threads",
+        type=_whole_number(1024),
+        default=threads,
+        help=f"solver threads{per} (default {threads}"
+        + (f": the cores available, at most {MAX_DEFAULT_THREADS})" if per == "" else ")"),
+    )
     parser.add_argument(
         "--method",
         choices=[m.value for m in Method],
@@ -231,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="runtime budget as a multiple of one plain forward+backward pass (1.0 = no overhead)",
     )
     _add_switch_arguments(solve)
-    _add_solver_arguments(solve, per="")
+    _add_solver_arguments(solve, per="", threads=default_threads())
     solve.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     solve.add_argument("--schedule", action="store_true", help="also print the operation list")
     solve.add_argument("--out", type=Path, metavar="FILE", help="save the plan file (docs/plan-format.md)")
@@ -263,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated runtime budgets, multiples of one plain pass (default 1.2,1.5)",
     )
     _add_switch_arguments(sweep)
-    _add_solver_arguments(sweep, per=" per point")
+    _add_solver_arguments(sweep, per=" per point", threads=1)
     sweep.add_argument(
         "--jobs",
         type=_whole_number(1024),

@@ -4,6 +4,7 @@ imported graph with fan-out."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from poet_gui.core.solve.heuristics import page_after_use
 from poet_gui.core.solve.highs_backend import configured_highs, has_solution
 from poet_gui.core.solve.milp_lns import group_mask, search_groups, tensor_group
 from poet_gui.core.solve.milp_model import build_model
-from poet_gui.core.solve.milp_window import satisfies
+from poet_gui.core.solve.milp_window import restrict, satisfies
 
 SMALL_CNN = Path(__file__).resolve().parents[2] / "poet_gui" / "samples" / "small_cnn.onnx"
 
@@ -42,7 +43,7 @@ def _poor_start(problem):
     return model, model.start_vector(plan.decisions)
 
 
-def test_a_group_is_graph_neighbours_and_frees_every_stage_it_decides_in(cnn_problem) -> None:
+def test_a_group_is_graph_neighbours_and_frees_what_its_decisions_move(cnn_problem) -> None:
     model = build_model(cnn_problem)
     group = tensor_group(model, 5, 8, np.random.default_rng(0))
     graph = cnn_problem.graph
@@ -51,21 +52,40 @@ def test_a_group_is_graph_neighbours_and_frees_every_stage_it_decides_in(cnn_pro
         assert any(v in graph.nodes[u].inputs or u in graph.nodes[v].inputs for u in group[: group.index(v)])
     free = group_mask(model, group)
     assert set(np.unique(model.col_node[free & model.is_integer])) <= set(group)
-    decided = np.unique(model.col_stage[free & model.is_integer])
-    continuous = ~model.is_integer & np.isin(model.col_stage, decided)
-    assert np.all(free[continuous])
+    decided = np.isin(model.col_stage, np.unique(model.col_stage[free & model.is_integer]))
+    levels = ~model.is_integer & (model.col_node < 0)
+    assert np.all(free[levels & decided]) and not np.any(free[levels & ~decided])
+    near = set(group) | {int(u) for v in group for u in graph.nodes[v].inputs}
+    frees = ~model.is_integer & (model.col_node >= 0)
+    assert np.all(free[frees & decided & np.isin(model.col_node, list(near))])
+    assert not np.any(free[frees & ~np.isin(model.col_node, list(near))])  # fixed with the decisions they follow
 
 
-def test_search_improves_a_poor_start_on_an_imported_graph(cnn_problem) -> None:
+def test_a_group_loses_nothing_by_fixing_the_frees_it_cannot_move(cnn_problem) -> None:
+    """The neighbourhood's best plan is the same whether or not the frees of tensors outside the group
+    (and outside its inputs) are free too: they follow decisions the group does not change."""
+    model, x0 = _poor_start(cnn_problem)
+    rng = np.random.default_rng(3)
+    for seed in (2, 9, 17, 26):
+        free = group_mask(model, tensor_group(model, seed, 8, rng))
+        wide = free | (~model.is_integer & np.isin(model.col_stage, np.unique(model.col_stage[free])))
+        assert np.any(wide & ~free)
+        best = [float(restrict(model, m, x0).cost @ _highs(restrict(model, m, x0), x0[m], 20.0)) for m in (free, wide)]
+        assert best[0] == pytest.approx(best[1], rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_search_improves_a_poor_start_on_an_imported_graph(cnn_problem, workers: int) -> None:
     model, x0 = _poor_start(cnn_problem)
     assert satisfies(model, x0)
-    result = search_groups(model, x0, _highs, time_limit_s=3.0)
+    result = search_groups(model, x0, _highs, time_limit_s=3.0, workers=workers)
     assert result.windows_improved >= 1
     assert float(model.cost @ result.x) < float(model.cost @ x0) * (1 - 1e-6)
     assert satisfies(model, result.x)
 
 
-def test_search_never_returns_a_plan_worse_than_its_start(cnn_problem) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_search_never_returns_a_plan_worse_than_its_start(cnn_problem, workers: int) -> None:
     model, x0 = _poor_start(cnn_problem)
 
     def wrong(sub, start, limit_s):  # "cheaper" by zeroing everything: breaks the model
@@ -75,9 +95,54 @@ def test_search_never_returns_a_plan_worse_than_its_start(cnn_problem) -> None:
         return np.where(sub.is_integer, 1.0, start)
 
     for solver in (wrong, worse, lambda *a: None):
-        result = search_groups(model, x0, solver, time_limit_s=0.5)
+        result = search_groups(model, x0, solver, time_limit_s=0.5, workers=workers)
         assert result.windows_solved > 0 and result.windows_improved == 0
         assert np.array_equal(result.x, x0)
+
+
+def test_groups_solved_at_once_run_in_parallel_and_all_count(cnn_problem) -> None:
+    """Two workers: two groups are in flight together, and every result is checked against the plan
+    as it is when it lands (a result overtaken by another group's is never accepted unchecked)."""
+    model, x0 = _poor_start(cnn_problem)
+    lock, in_flight, most = threading.Lock(), [0], [0]
+    landed: list[np.ndarray] = []
+
+    def solver(sub, start, limit_s):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            values = _highs(sub, start, limit_s)
+            landed.append(values)
+            return values
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    result = search_groups(model, x0, solver, time_limit_s=3.0, workers=2)
+    assert most[0] == 2
+    assert result.windows_solved == len(landed) and result.windows_improved >= 1
+    assert satisfies(model, result.x) and float(model.cost @ result.x) < float(model.cost @ x0)
+
+
+def test_a_plan_good_enough_halts_the_groups_still_running(cnn_problem) -> None:
+    model, x0 = _poor_start(cnn_problem)
+    halt, lock = threading.Event(), threading.Lock()
+    calls = [0]
+
+    def solver(sub, start, limit_s):
+        with lock:
+            calls[0] += 1
+            mine = calls[0]
+        if mine == 2:  # the group beside the first: runs until halted
+            halt.wait(timeout=30.0)
+            return None
+        return _highs(sub, start, limit_s)
+
+    started = time.perf_counter()
+    result = search_groups(model, x0, solver, time_limit_s=60.0, workers=2, good_enough=lambda x: True, halt=halt)
+    assert halt.is_set() and result.windows_improved >= 1
+    assert time.perf_counter() - started < 20.0
 
 
 def test_search_stops_when_cancelled(cnn_problem) -> None:

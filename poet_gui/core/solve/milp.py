@@ -8,12 +8,13 @@ time) or CANCELLED. Energies are recomputed in joules from the rounded 0/1 decis
 from __future__ import annotations
 
 import math
+import os
 import re
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -89,16 +90,32 @@ LNS_SKIP_GAP = 1e-3
 FINISH_S_PER_COLUMN = 1e-6
 
 
+#: Share of the windowed approximation's time for its stage windows; the tensor-group search gets the
+#: rest. Measured on mobilenet_9 / m4 (144,255 columns): the windows alone took the whole 30 s.
+WINDOW_SHARE = 0.4
+#: The most threads a solve takes by default: the tensor-group search runs one group per thread and
+#: gains from each core, but more groups at once are more often overtaken by each other's results.
+MAX_DEFAULT_THREADS = 4
+
+
+def default_threads() -> int:
+    """The threads a solve uses unless told otherwise: the cores this process may run on (its CPU
+    affinity, where the system has one), at most :data:`MAX_DEFAULT_THREADS`."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(MAX_DEFAULT_THREADS, cores))
+
+
 @dataclass(frozen=True, slots=True)
 class SolverOptions:
     """How long and how hard to search. ``rel_gap`` is the relative gap at which the solver stops;
     the default is the gap this project calls optimal, so no time goes into a finer proof that
-    HiGHS's tolerances could not certify anyway."""
+    HiGHS's tolerances could not certify anyway. ``threads`` are HiGHS's on the full model and the
+    number of tensor groups the local search re-optimises at once (:func:`_search_groups`)."""
 
     solver: Solver = Solver.HIGHS
     time_limit_s: float = 60.0
     rel_gap: float = OPTIMAL_GAP
-    threads: int = 1
+    threads: int = field(default_factory=default_threads)
     method: Method = Method.AUTO
 
 
@@ -488,7 +505,11 @@ def _solve_attaining(
     sub = restrict(model, free, fixed)
 
     def interrupt(event) -> None:
-        if (cancel is not None and cancel.is_set()) or _incumbent_meets(event.data_out, sub, floor):
+        # Its point is a plan that meets the floor: once its own dual bound shows that none of its
+        # plans can, the rest of its share goes to the searches after it.
+        out = event.data_out
+        hopeless = floor is not None and math.isfinite(out.mip_dual_bound) and not _meets(out.mip_dual_bound, floor)
+        if (cancel is not None and cancel.is_set()) or hopeless or _incumbent_meets(out, sub, floor):
             event.interrupt()
 
     h = configured_highs(sub, time_limit_s=limit, rel_gap=options.rel_gap, threads=options.threads)
@@ -504,13 +525,16 @@ def _solve_attaining(
     return None
 
 
-def _highs_part_solver(options: SolverOptions, cancel: threading.Event | None):
-    """Solves a restricted MILP (a window or a tensor group) with HiGHS from a start, within a limit."""
+def _highs_part_solver(options: SolverOptions, *stops: threading.Event | None, threads: int | None = None):
+    """Solves a restricted MILP (a window or a tensor group) with HiGHS from a start, within a limit,
+    on ``threads`` threads (default the options'), interrupted as soon as one of ``stops`` is set."""
+    events = [e for e in stops if e is not None]
+    threads = options.threads if threads is None else threads
 
     def solve_part(sub: SparseMilp, start: np.ndarray, limit_s: float) -> np.ndarray | None:
-        h = configured_highs(sub, time_limit_s=limit_s, rel_gap=options.rel_gap, threads=options.threads, start=start)
-        if cancel is not None:
-            h.cbMipInterrupt.subscribe(lambda event: event.interrupt() if cancel.is_set() else None)
+        h = configured_highs(sub, time_limit_s=limit_s, rel_gap=options.rel_gap, threads=threads, start=start)
+        if events:
+            h.cbMipInterrupt.subscribe(lambda event: event.interrupt() if any(e.is_set() for e in events) else None)
         h.run()
         return np.asarray(h.getSolution().col_value) if has_solution(h) else None
 
@@ -542,12 +566,26 @@ def _search_groups(
     time_limit_s: float,
 ) -> SweepResult:
     """The search over tensor groups (:func:`milp_lns.search_groups`) with HiGHS, reporting each
-    improvement against the proven ``floor`` (or the plain pass's energy)."""
-    return _local_search(search_groups, model, options, cancel, on_progress, started, x0, floor, time_limit_s)
+    improvement against the proven ``floor`` (or the plain pass's energy).
+
+    The options' threads are spent as that many groups at once, each on one HiGHS thread: measured
+    (benchmarks/REAL.md), two groups at once on two cores beat one group on two HiGHS threads."""
+    halt = threading.Event()
+    return search_groups(
+        model,
+        x0,
+        _highs_part_solver(options, cancel, halt, threads=1),
+        time_limit_s=time_limit_s,
+        cancel=cancel,
+        on_improved=_improvement_reporter(model, on_progress, started, floor),
+        canonical=lambda x: _canonical(model, x),
+        good_enough=lambda x: _reaches(model, x, floor),
+        workers=options.threads,
+        halt=halt,
+    )
 
 
-def _local_search(
-    search: Callable[..., SweepResult],
+def _sweep_windows(
     model: MilpModel,
     options: SolverOptions,
     cancel: threading.Event | None,
@@ -557,9 +595,9 @@ def _local_search(
     floor: float | None,
     time_limit_s: float,
 ) -> SweepResult:
-    """Run one of the local searches (windows, tensor groups; they share a signature) with HiGHS on each
-    part, the canonical re-derivation of dependent columns, and a stop as soon as a plan meets ``floor``."""
-    return search(
+    """The sweep over stage windows (:func:`milp_window.sweep_windows`) with HiGHS on each window, the
+    canonical re-derivation of dependent columns, and a stop as soon as a plan meets ``floor``."""
+    return sweep_windows(
         model,
         x0,
         _highs_part_solver(options, cancel),
@@ -589,7 +627,7 @@ def _solve_windowed(
     # 2.4 million columns the last acceptances overran a 30 s limit by 2 s, so they get their time.
     reserve_s = FINISH_S_PER_COLUMN * model.num_cols
     remaining = options.time_limit_s - (time.perf_counter() - started) - reserve_s
-    result = _local_search(sweep_windows, model, options, cancel, on_progress, started, x0, floor, remaining)
+    result = _sweep_windows(model, options, cancel, on_progress, started, x0, floor, WINDOW_SHARE * remaining)
     x, cancelled = result.x, result.cancelled
     remaining = options.time_limit_s - (time.perf_counter() - started) - reserve_s
     groups = None

