@@ -44,7 +44,7 @@ def test_the_key_changes_with_everything_the_answer_depends_on(linear, a72, monk
         key(linear, a72, switches=Switches(paging=False)),
         key(linear, a72, switches=Switches(budget_includes_params=True)),
         key(linear, a72, options=SolverOptions(time_limit_s=5.0)),
-        key(linear, a72, options=SolverOptions(threads=2)),
+        key(linear, a72, options=SolverOptions(threads=SolverOptions().threads + 1)),
     ]
     monkeypatch.setattr(fleet, "__version__", "9.9.9")
     others.append(key(linear, a72))

@@ -1,10 +1,13 @@
 """One place that creates and configures HiGHS instances, for every model this project solves.
 
-Why one place: HiGHS keeps process-wide state that every instance must agree on. Its thread
-scheduler is created by the first run and a later instance asking for another thread count fails
-("the scheduler has already been initialized"), and its banner goes to C-level stdout on the first
-construction. The MILP, its windows and the eviction bound all go through :func:`configured_highs`,
-which resets the scheduler when a solve asks for a different thread count than the one before.
+Why one place: HiGHS keeps state that every instance must agree on. Its thread scheduler belongs
+to the calling thread (one per thread that runs a solve): the first run in a thread creates it, and a
+later instance in that thread asking for another thread count fails ("the scheduler has already
+been initialized"); its banner goes to C-level stdout on the first construction. The MILP, its
+windows, its tensor groups (solved in worker threads) and the eviction bound all go through
+:func:`configured_highs`, which resets the calling thread's scheduler when a solve there asks for a
+different thread count than the one before, or is the first of ours in that thread (another
+library's HiGHS, such as PuLP's, may have created one with another count).
 """
 
 from __future__ import annotations
@@ -24,8 +27,7 @@ from poet_gui.core.solve.milp_model import SparseMilp
 INTEGRALITY_TOLERANCE = 1e-9
 _banner_lock = threading.Lock()
 _banner_done = False
-_scheduler_lock = threading.Lock()
-_scheduler_threads: int | None = None
+_scheduler = threading.local()  # .threads: the count this thread's HiGHS scheduler was made for
 
 
 def new_highs():
@@ -68,7 +70,7 @@ def configured_highs(
     """A HiGHS instance holding ``milp`` with this project's settings and, if given, a MIP start."""
     import highspy
 
-    _use_threads(int(threads), highspy)
+    use_threads(int(threads))
     h = new_highs()
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(rel_gap))
@@ -85,15 +87,17 @@ def configured_highs(
     return h
 
 
-def _use_threads(threads: int, highspy) -> None:
-    """Reset HiGHS's process-wide scheduler when the thread count changes (blocking until running
-    solves release it), so a script may solve with 1 thread and then with 2. The app and the sweep
-    solve in child processes and never mix counts within one."""
-    global _scheduler_threads
-    with _scheduler_lock:
-        if _scheduler_threads is not None and _scheduler_threads != threads:
-            highspy.Highs.resetGlobalScheduler(True)
-        _scheduler_threads = threads
+def use_threads(threads: int) -> None:
+    """Reset the calling thread's HiGHS scheduler unless it was made for ``threads`` by a solve of
+    ours (blocking until that thread's earlier solves release it), so a script may solve with 1
+    thread and then with 2. HiGHS keeps one scheduler per thread, so this never touches another
+    thread's running solve. Called by :func:`configured_highs`, and before a solve through another
+    library's HiGHS (the literal model's, through PuLP) in a thread where ours may have run."""
+    import highspy
+
+    if getattr(_scheduler, "threads", None) != threads:
+        highspy.Highs.resetGlobalScheduler(True)
+        _scheduler.threads = threads
 
 
 def has_solution(h) -> bool:

@@ -15,7 +15,7 @@ import pulp
 
 from poet_gui.core.schedule.plan import Decisions, Plan, SolveStatus, decisions_energy_j
 from poet_gui.core.schedule.problem import Problem
-from poet_gui.core.solve.highs_backend import INTEGRALITY_TOLERANCE
+from poet_gui.core.solve.highs_backend import INTEGRALITY_TOLERANCE, use_threads
 from poet_gui.core.solve.milp import Solver, SolverOptions
 from poet_gui.core.solve.milp_model import OBJECTIVE_UNITS, RUNTIME_UNITS
 
@@ -26,6 +26,7 @@ def solve_plain(problem: Problem, options: SolverOptions = SolverOptions()) -> t
     prob, v = _build(problem)
     build_s = time.perf_counter() - started
     if options.solver is Solver.HIGHS:
+        use_threads(options.threads)  # this thread's HiGHS scheduler may be one of ours, for another count
         solver = pulp.HiGHS(
             msg=False,
             timeLimit=options.time_limit_s,
