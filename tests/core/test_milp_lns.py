@@ -151,3 +151,47 @@ def test_search_stops_when_cancelled(cnn_problem) -> None:
     cancel.set()
     result = search_groups(model, x0, _highs, time_limit_s=5.0, cancel=cancel)
     assert result.cancelled and np.array_equal(result.x, x0)
+
+
+def _better_plan(cnn_problem, model):
+    """A valid whole plan cheaper than the poor start: the greedy heuristic's."""
+    from poet_gui.core.solve.heuristics import greedy
+
+    plan = greedy.solve(cnn_problem)
+    assert plan.decisions is not None
+    return model.start_vector(plan.decisions)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_companion_search_runs_beside_the_groups_and_its_plan_is_kept(cnn_problem, workers: int) -> None:
+    """The companion takes one worker's slot from the start (with two workers the groups run beside
+    it, with one they wait for it); its whole plan is accepted by the same check as a group's."""
+    model, x0 = _poor_start(cnn_problem)
+    better = _better_plan(cnn_problem, model)
+    assert float(model.cost @ better) < float(model.cost @ x0)
+    groups_during: list[int] = []
+    companion_running = threading.Event()
+    groups = [0]
+
+    def companion():
+        companion_running.set()
+        time.sleep(0.5)
+        groups_during.append(groups[0])
+        companion_running.clear()
+        return better
+
+    def solver(sub, start, limit_s):
+        if companion_running.is_set():
+            groups[0] += 1
+        return None  # no group improves: only the companion can
+
+    result = search_groups(model, x0, solver, time_limit_s=1.5, workers=workers, companion=companion)
+    assert np.array_equal(result.x, better) and result.windows_improved == 0
+    assert (groups_during[0] > 0) == (workers == 2)
+
+
+def test_a_companion_plan_that_is_dearer_or_broken_is_refused(cnn_problem) -> None:
+    model, x0 = _poor_start(cnn_problem)
+    for plan in (np.zeros_like(x0), np.where(model.is_integer, 1.0, x0), None):
+        result = search_groups(model, x0, lambda *a: None, time_limit_s=0.3, workers=2, companion=lambda p=plan: p)
+        assert np.array_equal(result.x, x0)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,9 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+#: A search for a whole plan run beside the tensor groups, called with ``threads`` (HiGHS's) and
+#: ``halt`` (an event that stops it, or None): returns a plan that satisfies the model, or None.
+_Companion = Callable[..., np.ndarray | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,13 +214,12 @@ def solve_milp(
     # transformer_1x16 at h 0.5 optimal in 0.5 s and residual_mlp_8 at h 0.2 in 12 s, where the quick
     # bound's restriction left a 30 s search with no proof.
     refined = _refined_bound(model, options, cancel, started, floor)
+    attaining: _Companion | None = None  # the search restricted to the per-moment bound's tensors
     if refined is not None:
         floor = max(floor, refined.energy_j * model.objective_scale)
         if x0 is not None and not windowed and not _reaches(model, x0, floor) and refined.evicted:
-            attained = _solve_attaining(model, refined, floor, options, cancel, started, MOMENT_ATTAINING_SHARE)
-            if attained is not None and _objective(model, attained) < _objective(model, x0):
-                x0 = attained
-                report(x0)
+            share = MOMENT_ATTAINING_SHARE
+            attaining = partial(_solve_attaining, model, refined, floor, options, cancel, started, share)
     if x0 is not None and _reaches(model, x0, floor):
         note = "proven optimal: the plan meets the per-moment eviction lower bound"
         raw = _RawResult(SolveStatus.OPTIMAL, x0, floor, note)
@@ -227,14 +230,24 @@ def solve_milp(
     lns_note = ""
     if x0 is not None and not _within(model, x0, floor, LNS_SKIP_GAP):
         share = LNS_SHARE * (options.time_limit_s - (time.perf_counter() - started))
-        searched = _search_groups(model, options, cancel, on_progress, started, x0, floor, share)
+        searched = _search_groups(model, options, cancel, on_progress, started, x0, floor, share, attaining)
         x0 = searched.x
         if searched.windows_improved:
             lns_note = f"{searched.windows_improved} of {searched.windows_solved} tensor groups improved the plan"
         if _reaches(model, x0, floor):
-            note = f"proven optimal: {lns_note}, and it meets the eviction lower bound"
+            found = lns_note or "the search over the per-moment bound's tensors found a plan"
+            note = f"proven optimal: {found}, and it meets the eviction lower bound"
             return _to_plan(model, _RawResult(SolveStatus.OPTIMAL, x0, floor, note), options,
                             time.perf_counter() - started, floor=floor)  # fmt: skip
+    elif x0 is not None and attaining is not None:
+        attained = attaining(threads=options.threads)
+        if attained is not None and _objective(model, attained) < _objective(model, x0):
+            x0 = attained
+            report(x0)
+            if _reaches(model, x0, floor):
+                note = "proven optimal: the plan meets the per-moment eviction lower bound"
+                return _to_plan(model, _RawResult(SolveStatus.OPTIMAL, x0, floor, note), options,
+                                time.perf_counter() - started, floor=floor)  # fmt: skip
     raw = _solve_highs(model, options, cancel, on_progress, started, x0, floor)
     if lns_note and not raw.note:
         raw = replace(raw, note=f"before branch and bound, {lns_note}")
@@ -489,9 +502,13 @@ def _solve_attaining(
     cancel: threading.Event | None,
     started: float,
     share: float = ATTAINING_SHARE,
+    *,
+    threads: int | None = None,
+    halt: threading.Event | None = None,
 ) -> np.ndarray | None:
     """The best plan that drops only the eviction bound's tensors (:func:`attaining_restriction`),
-    found within a share of the time limit; None if there is none in time.
+    found within a share of the time limit on ``threads`` HiGHS threads (default the options'), until
+    ``cancel`` or ``halt`` is set; None if there is none in time.
 
     Why first: where the bound is tight (every linear and transformer benchmark case) such a plan
     meets it, and the restricted MILP has a fraction of the binaries, so the proof takes tens of
@@ -509,10 +526,12 @@ def _solve_attaining(
         # plans can, the rest of its share goes to the searches after it.
         out = event.data_out
         hopeless = floor is not None and math.isfinite(out.mip_dual_bound) and not _meets(out.mip_dual_bound, floor)
-        if (cancel is not None and cancel.is_set()) or hopeless or _incumbent_meets(out, sub, floor):
+        stopped = any(e is not None and e.is_set() for e in (cancel, halt))
+        if stopped or hopeless or _incumbent_meets(out, sub, floor):
             event.interrupt()
 
-    h = configured_highs(sub, time_limit_s=limit, rel_gap=options.rel_gap, threads=options.threads)
+    threads = options.threads if threads is None else threads
+    h = configured_highs(sub, time_limit_s=limit, rel_gap=options.rel_gap, threads=threads)
     h.cbMipInterrupt.subscribe(interrupt)
     h.run()
     if not has_solution(h):
@@ -564,13 +583,17 @@ def _search_groups(
     x0: np.ndarray,
     floor: float | None,
     time_limit_s: float,
+    companion: _Companion | None = None,
 ) -> SweepResult:
     """The search over tensor groups (:func:`milp_lns.search_groups`) with HiGHS, reporting each
     improvement against the proven ``floor`` (or the plain pass's energy).
 
     The options' threads are spent as that many groups at once, each on one HiGHS thread: measured
-    (benchmarks/REAL.md), two groups at once on two cores beat one group on two HiGHS threads."""
+    (benchmarks/REAL.md), two groups at once on two cores beat one group on two HiGHS threads. A
+    ``companion`` search (the per-moment bound's restriction) takes one of those threads beside them.
+    """
     halt = threading.Event()
+    beside = None if companion is None else partial(companion, threads=1, halt=halt)
     return search_groups(
         model,
         x0,
@@ -582,6 +605,7 @@ def _search_groups(
         good_enough=lambda x: _reaches(model, x, floor),
         workers=options.threads,
         halt=halt,
+        companion=beside,
     )
 
 

@@ -97,6 +97,7 @@ def search_groups(
     good_enough: Callable[[np.ndarray], bool] | None = None,
     workers: int = 1,
     halt: threading.Event | None = None,
+    companion: Callable[[], np.ndarray | None] | None = None,
 ) -> SweepResult:
     """Re-optimise tensor groups (module docstring) until ``time_limit_s`` runs out, ``cancel`` is set,
     :data:`STALL_GROUPS` groups in a row improve nothing, or an improved plan is ``good_enough`` (it
@@ -110,6 +111,10 @@ def search_groups(
     a result overtaken by another group's is kept only if it still satisfies the model and is
     cheaper. ``halt`` is set when the search ends early, so ``solve_group`` can interrupt the groups
     still running.
+
+    ``companion`` is another search for a whole plan (or None), run in one of the workers' slots from
+    the start: with two workers it runs beside the groups instead of before them, and with one, before
+    them. Its plan is accepted like a group's, by the whole-model check, and its slot then takes groups.
     """
     started = time.perf_counter()
     rng = np.random.default_rng(RANDOM_SEED)
@@ -119,8 +124,11 @@ def search_groups(
     if not satisfies(model, x) or n == 0:
         return SweepResult(x, solved, improved, passes=0)
     stopped = ""  # why no more groups start: "cancelled", "done" (time, stall) or "good" (meets the bound)
-    running: dict[Future, np.ndarray] = {}
+    running: dict[Future, np.ndarray] = {}  # each future's free columns (all of them for the companion)
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="poet-lns") as pool:
+        beside = None if companion is None else pool.submit(companion)
+        if beside is not None:
+            running[beside] = np.ones(model.num_cols, dtype=bool)
         while True:
             remaining = time_limit_s - (time.perf_counter() - started)
             if not stopped and cancel is not None and cancel.is_set():
@@ -139,10 +147,10 @@ def search_groups(
                 free = running.pop(future)
                 candidate = accepted(model, x, free, future.result(), canonical)
                 if candidate is None:
-                    failures += 1
+                    failures += future is not beside
                     continue
                 x, failures = candidate, 0
-                improved += 1
+                improved += future is not beside
                 if on_improved is not None:
                     on_improved(x)
                 if not stopped and good_enough is not None and good_enough(x):
