@@ -272,3 +272,96 @@ def test_fast_ram_measure_never_understates_the_simulator(graph: str, problem_of
         assert levels.energy_j == pytest.approx(sim.energy_j, rel=1e-9)
         assert levels.energy_j == pytest.approx(sum(decisions_energy_j(problem, d)), rel=1e-9)
         assert levels.runtime_s == pytest.approx(sim.compute_s, rel=1e-9)
+
+
+# --- the chain-recomputing greedy and the heuristics' time limit -------------------------------------------
+
+
+def test_greedy_chains_recomputes_where_greedy_has_to_page() -> None:
+    """On an imported transformer on m4 most forward tensors die at their consumer (its gradient reads
+    its output): plain greedy cannot recompute those consumers and pages them; greedy_chains recomputes
+    them with their inputs, far cheaper (measured: 7.08x against 1.49x the plain pass)."""
+    from pathlib import Path
+
+    from poet_gui.core.model.onnx_import import load_onnx_graph
+    from poet_gui.core.schedule.reference_points import reference_points_of
+
+    graph = load_onnx_graph(
+        Path(__file__).parents[2] / "poet_gui" / "samples" / "tiny_transformer.onnx", dims={"batch": 1, "seq": 16}
+    ).graph
+    profile = load_profile("m4")
+    ref = reference_points_of(graph, profile)
+    budget = ref.min_ram_bytes + 0.1 * (ref.plain_peak_ram_bytes - ref.min_ram_bytes)
+    problem = make_problem(graph, profile, ram_budget_bytes=budget, runtime_factor=1.5)
+    plain, chains = (STRATEGIES[s](problem) for s in (Strategy.GREEDY, Strategy.GREEDY_CHAINS))
+    assert plain.has_schedule and chains.has_schedule
+    assert chains.energy_j < 0.5 * plain.energy_j
+    verify(chains)
+    pages = [int(d.page_out.sum()) for d in (plain.decisions, chains.decisions)]
+    assert pages[1] < pages[0]
+
+
+@pytest.mark.parametrize("seed", range(24), ids=lambda seed: f"seed{seed}")
+def test_chain_plans_on_random_dags_with_fan_out_replay_and_never_beat_the_optimum(seed: int) -> None:
+    from test_milp_random import EXACT, random_case
+
+    case = random_case(seed)
+    optimum = solve_milp(case.problem, EXACT)
+    for strategy in (Strategy.GREEDY_CHAINS_BATCHED, Strategy.GREEDY_CHAINS):
+        plan = STRATEGIES[strategy](case.problem)
+        if not plan.has_schedule:
+            continue
+        sim = verify(plan)
+        assert sim.peak_ram_bytes <= case.problem.activation_budget_bytes, case.description
+        assert optimum.status is SolveStatus.OPTIMAL, case.description
+        assert plan.energy_j >= optimum.energy_j * (1 - 1e-9), case.description
+
+
+def _fake_strategies(found: Plan, started: list[str]):
+    """A quick strategy that finds ``found``, then one that runs until it is stopped."""
+
+    def quick(problem, *, cancel=None, on_progress=None):
+        started.append("quick")
+        return found
+
+    def slow(problem, *, cancel=None, on_progress=None):
+        started.append("slow")
+        while not cancel.is_set():
+            time.sleep(0.01)
+        raise SolveCancelled("slow: cancelled")
+
+    return {Strategy.GREEDY: quick, Strategy.GREEDY_CHAINS: slow}
+
+
+def test_the_heuristics_time_limit_stops_a_long_strategy_and_keeps_the_plans_found(problem_of, monkeypatch) -> None:
+    from poet_gui.core.solve import heuristics
+
+    problem = problem_of(Case("linear", 0.6, 1.5))[0]
+    found = STRATEGIES[Strategy.GREEDY](problem)
+    started: list[str] = []
+    monkeypatch.setattr(heuristics, "STRATEGIES", _fake_strategies(found, started))
+    better: list[Plan] = []
+    clock = time.perf_counter()
+    best = best_heuristic_plan(problem, time_limit_s=0.3, on_better=better.append)
+    assert 0.3 <= time.perf_counter() - clock < 1.0
+    assert best is found and better == [found] and started == ["quick", "slow"]
+
+
+def test_a_cancel_during_a_long_strategy_still_raises(problem_of, monkeypatch) -> None:
+    from poet_gui.core.solve import heuristics
+
+    problem = problem_of(Case("linear", 0.6, 1.5))[0]
+    monkeypatch.setattr(heuristics, "STRATEGIES", _fake_strategies(STRATEGIES[Strategy.GREEDY](problem), []))
+    cancel = threading.Event()
+    threading.Timer(0.2, cancel.set).start()
+    with pytest.raises(SolveCancelled):
+        best_heuristic_plan(problem, cancel=cancel, time_limit_s=30.0)
+
+
+def test_on_better_sees_each_cheaper_plan_and_the_last_is_returned(problem_of) -> None:
+    problem = problem_of(Case("resnet18_cifar", 0.3, 1.5))[0]
+    better: list[Plan] = []
+    best = best_heuristic_plan(problem, on_better=better.append)
+    assert better and better[-1] is best
+    energies = [p.energy_j for p in better]
+    assert energies == sorted(energies, reverse=True) and len(set(energies)) == len(energies)

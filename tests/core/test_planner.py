@@ -149,3 +149,15 @@ def test_verify_refuses_a_plan_over_its_budget(solved) -> None:
     with pytest.raises(ScheduleError, match="exceeds the budget"):
         verify(replace(solved, problem=tighter))
     assert np.isfinite(peak)
+
+
+def test_each_cheaper_heuristic_plan_is_shown_verified_before_the_solver_answers(linear, a72) -> None:
+    """The fastest strategies' plans come first (a plan within milliseconds), the slower ones' after
+    them while they are cheaper; the solver's answer is never dearer than the last of them."""
+    p = _problem(linear, a72, 3400, 1.3)
+    interims = []
+    final = plan_problem(p, OPTIONS, on_interim=interims.append)
+    assert interims and all(vp.is_verified for vp in interims)
+    energies = [vp.plan.energy_j for vp in interims]
+    assert energies == sorted(energies, reverse=True) and len(set(energies)) == len(energies)
+    assert final.plan.energy_j <= energies[-1] * (1 + 1e-9)

@@ -11,7 +11,8 @@ A recompute in stage ``a`` reads the tensor's inputs there. An input already in 
 free to recompute) in ``a`` costs nothing more. One that is itself recomputed later is recomputed in
 ``a`` instead, as in checkpointing: this chain is followed, and priced when it adds a recompute. Any
 other input would have to stay in RAM longer, which could undo the eviction, so such a recompute is
-not offered; nor one the runtime budget has no room for.
+not offered (:mod:`greedy_chains` recomputes it too, where nothing reads it later); nor one the
+runtime budget has no room for.
 
 A recompute also holds its inputs within stage ``a``, so stage ``a`` can end up over the budget with
 nothing idle; then turning such a recompute into a page-in is a candidate (its extra joules per byte).
@@ -80,25 +81,44 @@ def solve(
     problem: Problem, *, cancel: threading.Event | None = None, on_progress: ProgressCallback | None = None
 ) -> Plan:
     """Evict the cheapest-per-byte idle tensors at the fullest stage until everything fits."""
+    return search(problem, NAME, cancel=cancel, on_progress=on_progress)
+
+
+def search(
+    problem: Problem,
+    name: str,
+    *,
+    cancel: threading.Event | None,
+    on_progress: ProgressCallback | None,
+    recompute_dead: bool = False,
+    batch_past_conflicts: bool = False,
+) -> Plan:
+    """The eviction loop (module docstring) for the strategy ``name``.
+
+    ``recompute_dead`` lets a recompute also recompute the inputs that nothing reads after it (see
+    :meth:`_Search.chain`); ``batch_past_conflicts`` lets a round's batch skip an offer that touches
+    a tensor the batch already moves, instead of ending there (see :func:`_batch`)."""
     started = time.perf_counter()
     if why := out_of_reach(problem):
-        return no_plan(problem, NAME, started, why)
-    search = _Search(problem)
+        return no_plan(problem, name, started, why)
+    search = _Search(problem, recompute_dead, batch_past_conflicts)
     while not fits(problem, search.levels):
-        check_cancel(cancel, NAME)
+        check_cancel(cancel, name)
         t, level = search.levels.worst_stage()
         if level <= problem.activation_budget_bytes or not search.lower(t, level):
             break  # over the runtime budget (which evicting cannot fix), or nothing left to evict
     if fits(problem, search.levels):
-        return finish(problem, NAME, to_decisions(len(problem.graph), search.layout), started, on_progress)
-    return no_plan(problem, NAME, started, shortfall(problem, search.levels))
+        return finish(problem, name, to_decisions(len(problem.graph), search.layout), started, on_progress)
+    return no_plan(problem, name, started, shortfall(problem, search.levels))
 
 
 class _Search:
     """The evictions so far, the layout they give and its levels."""
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, recompute_dead: bool, batch_past_conflicts: bool) -> None:
         self.problem = problem
+        self.recompute_dead = recompute_dead
+        self.batch_past_conflicts = batch_past_conflicts
         self.free = free_nodes(problem)
         self.evicted: list[dict[int, Gap]] = [{} for _ in problem.graph.nodes]
         self.banned: set[_Record] = set()
@@ -114,7 +134,8 @@ class _Search:
         offers = [e for e in self.offers(t) if e.records[0] not in self.banned and e.seconds <= room_s]
         if not offers:
             return False
-        batch = _batch(self.problem, offers, level - self.problem.activation_budget_bytes, room_s)
+        excess = level - self.problem.activation_budget_bytes
+        batch = _batch(self.problem, offers, excess, room_s, past_conflicts=self.batch_past_conflicts)
         if not (len(batch) > 1 and self.attempt(batch, t, level)) and not self.attempt(offers[:1], t, level):
             self.banned.add(offers[0].records[0])
         return True
@@ -176,50 +197,72 @@ class _Search:
                     )
         return sorted(offers, key=lambda e: (e.joules / e.freed, -e.freed, e.records[0]))
 
-    def chain(self, i: int, a: int) -> tuple[float, float, list[_Record]] | None:
+    def chain(self, i: int, a: int, seen: set[int] | None = None) -> tuple[float, float, list[_Record]] | None:
         """What recomputing ``i`` in stage ``a`` costs beyond ``i`` itself: extra joules, seconds and
         the records that recompute its missing inputs there too; None if an input would have to stay.
 
         A missing input ``u`` recomputed in a later stage ``a_u`` of the same gap is recomputed in ``a``
         as well. If its record lies before ``a`` it then stays in RAM from ``a`` to ``a_u`` for free,
         when the levels of those stages have room for it; otherwise (or if its record lies after ``a``)
-        it is recomputed in both stages, at the price of one more recompute.
+        it is recomputed in both stages, at the price of one more recompute. With ``recompute_dead``,
+        a missing input that nothing reads after ``a`` is recomputed in ``a`` too, from its own
+        inputs (:mod:`greedy_chains` says why). ``seen`` holds the inputs already priced for this
+        recompute, so a diamond (a residual block) is priced once, not once per path.
         """
         p, layout = self.problem, self.layout
         c = p.costs
+        seen = set() if seen is None else seen
         joules = seconds = 0.0
         moves: list[_Record] = []
         for u in p.graph.nodes[i].inputs:
-            if self.free[u] or layout.is_available(u, a):
+            if u in seen or self.free[u] or layout.is_available(u, a):
                 continue
-            gap = next(((b, e) for b, e, act in layout.gaps[u] if b + 1 < a < e and act is Gap.REMAT), None)
-            if gap is None:
-                return None
-            b, e = gap
-            if next(s for s in self.evicted[u] if b < s < e) > a:
-                moves.append((u, a - 1, Gap.REMAT))
+            seen.add(u)
+            gap = next(((b, e, act) for b, e, act in layout.gaps[u] if b < a < e), None)
+            if gap is None:  # nothing reads u after a: its new gap, from its last need, would end at a
+                if not self.recompute_dead:
+                    return None
+                if self.last_need(u, a) < a - 1:
+                    moves.append((u, a - 1, Gap.REMAT))
                 joules, seconds = joules + c.compute_j[u], seconds + c.runtime_s[u]
-            elif e > a + 1 and self.fullest(a, e) + c.ram_bytes[u] > p.activation_budget_bytes:
-                moves.append((u, a + 1, Gap.REMAT))
-                joules, seconds = joules + c.compute_j[u], seconds + c.runtime_s[u]
-            deeper = self.chain(u, a)
+            else:
+                b, e, act = gap
+                if act is not Gap.REMAT or b + 1 >= a:
+                    return None
+                if next(s for s in self.evicted[u] if b < s < e) > a:
+                    moves.append((u, a - 1, Gap.REMAT))
+                    joules, seconds = joules + c.compute_j[u], seconds + c.runtime_s[u]
+                elif e > a + 1 and self.fullest(a, e) + c.ram_bytes[u] > p.activation_budget_bytes:
+                    moves.append((u, a + 1, Gap.REMAT))
+                    joules, seconds = joules + c.compute_j[u], seconds + c.runtime_s[u]
+            deeper = self.chain(u, a, seen)
             if deeper is None:
                 return None
             joules, seconds = joules + deeper[0], seconds + deeper[1]
             moves.extend(deeper[2])
         return joules, seconds, moves
 
+    def last_need(self, u: int, a: int) -> int:
+        """The last stage before ``a`` in which ``u`` is computed or held (its production at least)."""
+        layout = self.layout
+        held = [e for s, e in layout.resident[u] if e < a]
+        computed = [t for t in range(u, a) if u in layout.computes[t]]
+        return max(held + computed)
+
     def fullest(self, first: int, stop: int) -> float:
         """The highest level of stages ``first`` to ``stop - 1``."""
         return float(max(self.levels.start[first:stop].max(), self.levels.peak[first:stop].max()))
 
 
-def _batch(problem: Problem, offers: list[_Eviction], excess: float, room_s: float) -> list[_Eviction]:
+def _batch(
+    problem: Problem, offers: list[_Eviction], excess: float, room_s: float, *, past_conflicts: bool = False
+) -> list[_Eviction]:
     """The cheapest offers, one per tensor, until ``excess`` bytes would be freed within ``room_s``.
 
     Taking several at once only saves measuring between them, so the batch stops where the order
     could change: at an offer touching a tensor that an earlier one in the batch moves or reads (its
-    price assumed otherwise), or at one the runtime left over cannot pay for.
+    price assumed otherwise), or at one the runtime left over cannot pay for. With
+    ``past_conflicts`` it skips the conflicting offer and goes on: dearer choices, far fewer rounds.
     """
     chosen: list[_Eviction] = []
     touched: set[int] = set()
@@ -228,7 +271,11 @@ def _batch(problem: Problem, offers: list[_Eviction], excess: float, room_s: flo
             continue  # a dearer way out for a tensor already leaving
         nodes = {i for i, _, _ in e.records}
         reads = set(problem.graph.nodes[e.node].inputs) if e.action is Gap.REMAT else set()
-        if e.seconds > room_s or touched & (nodes | reads):
+        if e.seconds > room_s:
+            break
+        if touched & (nodes | reads):
+            if past_conflicts:
+                continue
             break
         chosen.append(e)
         touched |= nodes | reads
