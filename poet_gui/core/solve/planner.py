@@ -136,7 +136,8 @@ def plan_problem(
             return _fallback(quick_result, plan, "the solver reported no schedule, but this verified one exists")
         plan = replace(plan, message=_infeasible_message(problem, ref))
     elif plan.decisions is None and quick_result is not None:
-        return _fallback(quick_result, plan, f"the solver found no better plan in time ({plan.status.value})")
+        why = plan.message or f"the solver found no better plan in time ({plan.status.value})"
+        return _fallback(quick_result, plan, why)
     elif quick is not None and quick_result is not None and (plan.energy_j or 0.0) > (quick.energy_j or 0.0):
         # HiGHS may drop a start it judges infeasible within its tolerances; never show a worse plan.
         return _fallback(quick_result, plan, "the heuristic plan beats the solver's incumbent")

@@ -7,6 +7,15 @@ from poet_gui.core.solve.milp_model.arrays import (
     MilpModel,
     SparseMilp,
 )
+from poet_gui.core.solve.milp_model.builder import BuildDeadlineError
 from poet_gui.core.solve.milp_model.families import build_model
 
-__all__ = ["OBJECTIVE_UNITS", "RUNTIME_UNITS", "Family", "MilpModel", "SparseMilp", "build_model"]
+__all__ = [
+    "OBJECTIVE_UNITS",
+    "RUNTIME_UNITS",
+    "BuildDeadlineError",
+    "Family",
+    "MilpModel",
+    "SparseMilp",
+    "build_model",
+]
