@@ -195,3 +195,23 @@ def test_a_companion_plan_that_is_dearer_or_broken_is_refused(cnn_problem) -> No
     for plan in (np.zeros_like(x0), np.where(model.is_integer, 1.0, x0), None):
         result = search_groups(model, x0, lambda *a: None, time_limit_s=0.3, workers=2, companion=lambda p=plan: p)
         assert np.array_equal(result.x, x0)
+
+
+@pytest.mark.parametrize(("gap", "hands_over"), [(1e-3, True), (1e-9, False)])
+def test_the_exact_solve_hands_over_to_branch_and_bound_once_a_plan_is_close_to_the_floor(
+    cnn_problem, gap: float, hands_over: bool
+) -> None:
+    """A plan within ``hand_over_gap`` of the floor (here the companion's, 0.05 % above it) ends the
+    group search at once: branch and bound closes such a gap faster than more groups do."""
+    from poet_gui.core.solve import milp as milp_module
+    from poet_gui.core.solve.milp import SolverOptions
+
+    model, x0 = _poor_start(cnn_problem)
+    better = _better_plan(cnn_problem, model)
+    floor = milp_module._objective(model, better) / (1 + 5e-4)
+    result = milp_module._search_groups(
+        model, SolverOptions(threads=1), None, None, time.perf_counter(), x0, floor, 5.0,
+        lambda threads, halt: better, hand_over_gap=gap,
+    )  # fmt: skip
+    assert np.array_equal(result.x, better) or float(model.cost @ result.x) < float(model.cost @ better)
+    assert (result.windows_solved == 0) == hands_over
