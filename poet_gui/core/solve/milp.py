@@ -229,6 +229,13 @@ def solve_milp(
         if x0 is not None and not windowed and not _reaches(model, x0, floor) and refined.evicted:
             share = MOMENT_ATTAINING_SHARE
             attaining = partial(_solve_attaining, model, refined, floor, options, cancel, started, share)
+    if attaining is not None and _within(model, x0, floor, LNS_SKIP_GAP):
+        # The tensor groups will be skipped, so the restricted search runs on its own, on every thread.
+        attained = attaining(threads=options.threads)
+        if attained is not None and _objective(model, attained) < _objective(model, x0):
+            x0 = attained
+            report(x0)
+        attaining = None
     if x0 is not None and _reaches(model, x0, floor):
         note = "proven optimal: the plan meets the per-moment eviction lower bound"
         raw = _RawResult(SolveStatus.OPTIMAL, x0, floor, note)
@@ -250,15 +257,6 @@ def solve_milp(
             note = f"proven optimal: {found}, and it meets the eviction lower bound"
             return _to_plan(model, _RawResult(SolveStatus.OPTIMAL, x0, floor, note), options,
                             time.perf_counter() - started, floor=floor)  # fmt: skip
-    elif x0 is not None and attaining is not None:
-        attained = attaining(threads=options.threads)
-        if attained is not None and _objective(model, attained) < _objective(model, x0):
-            x0 = attained
-            report(x0)
-            if _reaches(model, x0, floor):
-                note = "proven optimal: the plan meets the per-moment eviction lower bound"
-                return _to_plan(model, _RawResult(SolveStatus.OPTIMAL, x0, floor, note), options,
-                                time.perf_counter() - started, floor=floor)  # fmt: skip
     raw = _solve_highs(model, options, cancel, on_progress, started, x0, floor)
     if lns_note and not raw.note:
         raw = replace(raw, note=f"before branch and bound, {lns_note}")

@@ -140,7 +140,7 @@ class Builder:
         self.row_lo.extend([-np.inf] * len(key))
         self.row_hi.extend([hi] * len(key))
 
-    def finish(self, started: float) -> MilpModel:
+    def finish(self) -> MilpModel:
         self.flush_single()
         values = np.asarray(self.rows_v, dtype=float)
         costs = np.concatenate(self.cost) if self.cost else np.zeros(0)
@@ -169,7 +169,7 @@ class Builder:
             col_names=tuple(self.names),
             objective_offset=offset,
             objective_scale=self.energy_scale,
-            build_s=time.perf_counter() - started,
+            build_s=time.perf_counter() - self.started,
             col_stage=np.concatenate(self.stages) if self.stages else np.zeros(0, dtype=np.int64),
             col_node=np.concatenate(self.nodes) if self.nodes else np.zeros(0, dtype=np.int64),
             free_cols=tuple(self.free_cols),

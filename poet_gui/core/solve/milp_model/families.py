@@ -15,8 +15,6 @@ The model is *exactly* FORMULATION §4, but it creates no variable whose value i
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from poet_gui.core.schedule.problem import Problem
@@ -236,16 +234,15 @@ def build_model(problem: Problem, *, deadline: float | None = None) -> MilpModel
     the model grows with the square of the graph (2.4 million columns and 26 s on an 869-node
     ResNet), and a solve's time limit covers its build.
     """
-    started = time.perf_counter()
     # Extreme device figures can overflow the scaling; finish() refuses the result with a message.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return _build(problem, started, deadline)
+        return _build(problem, deadline)
 
 
-def _build(problem: Problem, started: float, deadline: float | None) -> MilpModel:
+def _build(problem: Problem, deadline: float | None) -> MilpModel:
     b = Builder(problem, deadline)
     for family in (build_columns, inputs_present, persistence, paging_sources, memory, runtime):
         family(b)
         b.check_deadline()
     b.check_deadline(before_finish=True)
-    return b.finish(started)
+    return b.finish()
