@@ -110,21 +110,28 @@ def plan_problem(
             message="the plain schedule fits the budgets, so it is optimal",
         )
         return VerifiedPlan(plan, verify(plan), ref)
-    verified: list[VerifiedPlan] = []  # each heuristic plan cheaper than the ones before it
+    # Each heuristic plan cheaper than the ones before it is verified and shown, if anyone is
+    # listening; otherwise only the best is verified.
+    shown: list[VerifiedPlan] = []
 
     def on_better(plan: Plan) -> None:
-        verified.append(VerifiedPlan(plan, verify(plan), ref))
+        shown.append(VerifiedPlan(plan, verify(plan), ref))
         if on_interim is not None:
-            on_interim(verified[-1])
+            on_interim(shown[-1])
 
     try:
         share = HEURISTIC_SHARE * options.time_limit_s
-        quick = best_heuristic_plan(problem, cancel=cancel, time_limit_s=share, on_better=on_better)
+        quick = best_heuristic_plan(
+            problem, cancel=cancel, time_limit_s=share, on_better=None if on_interim is None else on_better
+        )
     except SolveCancelled:
         plan = Plan(problem, SolveStatus.CANCELLED, f"milp-{options.solver.value}", None,
                     solve_s=time.perf_counter() - started, message="cancelled")  # fmt: skip
         return VerifiedPlan(plan, None, ref)
-    quick_result = verified[-1] if verified else None
+    if shown:
+        quick_result: VerifiedPlan | None = shown[-1]
+    else:
+        quick_result = None if quick is None else VerifiedPlan(quick, verify(quick), ref)
     # The time limit bounds the whole solve: the heuristics and their check (0.9 s on an 869-node
     # graph, which made a 30 s solve take 32 s) come out of it.
     left = replace(options, time_limit_s=max(MIN_SOLVER_TIME_S, options.time_limit_s - (time.perf_counter() - started)))
