@@ -97,8 +97,9 @@ def test_infeasible_budget_shows_minimum_ram(qtbot, window):
     assert window.state.session.result.plan.status is SolveStatus.INFEASIBLE
 
 
-def test_cancel_kills_the_solver_of_the_largest_model_within_a_second(qtbot, window):
-    window.rebuild(model=ModelSource("resnet50"))
+def test_cancel_kills_the_solver_of_a_long_solve_within_a_second(qtbot, window):
+    # bert on m4 at 60 % runs to its 20 s limit (resnet50 is proven optimal there in under a second)
+    window.rebuild(model=ModelSource("bert"))
     wait_child(qtbot, window)
     pid = window.solver.runner.current.child_pid
     time.sleep(1.0)  # let it get into the solver
@@ -111,7 +112,7 @@ def test_cancel_kills_the_solver_of_the_largest_model_within_a_second(qtbot, win
 
 
 def test_the_sweep_waits_while_a_solve_runs_and_a_cancel_keeps_what_the_solve_knew(qtbot, window):
-    window.rebuild(model=ModelSource("resnet50"))
+    window.rebuild(model=ModelSource("bert"))
     wait_child(qtbot, window)
     assert window.solver.sweeps.is_paused()  # the solve on show has the CPU
     qtbot.waitUntil(lambda: window.solver.elapsed_s() > 1.0, timeout=5_000)
@@ -125,7 +126,7 @@ def test_the_sweep_waits_while_a_solve_runs_and_a_cancel_keeps_what_the_solve_kn
 
 
 def test_closing_during_a_solve_leaves_no_process(qtbot, window):
-    window.rebuild(model=ModelSource("resnet50"))
+    window.rebuild(model=ModelSource("bert"))
     wait_child(qtbot, window)
     pid = window.solver.runner.current.child_pid
     window.close()

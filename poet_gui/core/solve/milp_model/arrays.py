@@ -12,6 +12,7 @@ bytes so a one-byte budget change is visible to the solver.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -86,13 +87,14 @@ class MilpModel(SparseMilp):
 
     problem: Problem
     index: dict[Family, np.ndarray]
-    col_names: tuple[str, ...]
     objective_scale: float
     build_s: float
     col_stage: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
     col_node: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
-    free_cols: tuple[tuple[int, int, int, int], ...] = field(default=(), repr=False)  # (col, t, i, k)
-    level_rows: tuple[tuple[int, int], ...] = field(default=(), repr=False)  # (U column, its defining row)
+    #: ``(column, t, i, k)`` of every ``FREE[t,(i,k)]``, in column order.
+    free_cols: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), dtype=np.int64), repr=False)
+    #: ``(column, defining row)`` of every RAM level ``U[t,k]``, in column order (stage, then step).
+    level_rows: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64), repr=False)
 
     def energy_j(self, scaled_objective: float) -> float:
         """Convert a scaled objective value (offset included) back to joules."""
@@ -102,7 +104,7 @@ class MilpModel(SparseMilp):
         """Every column's value for the schedule ``d`` — a MIP start for the solver.
 
         Decision columns come from ``d``; each ``FREE`` from its defining rule (FORMULATION §4.5); each
-        ``U`` from its defining equality, in creation order (each refers only to earlier levels).
+        ``U`` from its defining equality, stage by stage (each refers only to earlier levels).
         Schedules built with the MILP's accounting (the heuristics', the MILP's own) satisfy every row;
         HiGHS checks a start and ignores one that does not.
         """
@@ -113,16 +115,29 @@ class MilpModel(SparseMilp):
             has = idx >= 0
             x[idx[has]] = mats[fam][has]
         n = len(self.problem.graph)
-        succ = self.problem.graph.successors
-        for col, t, i, k in self.free_cols:
-            kept = t + 1 < n and d.resident[t + 1, i]
-            read_later = any(d.compute[t, j] for j in succ[i] if k < j <= t)
-            x[col] = float(d.compute[t, k] and not kept and not read_later)
-        for col, row in self.level_rows:
-            a, b = self.row_start[row], self.row_start[row + 1]
-            cols, vals = self.col_index[a:b], self.value[a:b]
-            others = cols != col
-            x[col] = self.row_lower[row] - float(vals[others] @ x[cols[others]])
+        col, t, i, k = self.free_cols.T
+        kept = np.zeros(len(col), dtype=bool)
+        inside = t + 1 < n
+        kept[inside] = d.resident[t[inside] + 1, i[inside]]
+        read_later = np.zeros(len(col), dtype=bool)
+        edges = np.asarray(self.problem.graph.edges, dtype=np.int64).reshape(-1, 2)
+        edges = edges[np.lexsort((edges[:, 1], edges[:, 0]))]  # by producer: each tensor's readers
+        first = np.searchsorted(edges[:, 0], np.arange(n + 1))
+        owner, at = ranges(first[i], first[i + 1])
+        reader = edges[at, 1]
+        late = (reader > k[owner]) & (reader <= t[owner]) & d.compute[t[owner], reader]
+        read_later[owner[late]] = True
+        x[col] = d.compute[t, k] & ~kept & ~read_later
+        # U[t,k] = U[t,k'] + (what its row adds), with U[t,0] starting each stage: every level row
+        # read with all levels at 0 gives that increment, and a running sum per stage the levels.
+        col, row = self.level_rows.T
+        term_row, at = ranges(self.row_start[row], self.row_start[row + 1])
+        added = np.bincount(term_row, weights=self.value[at] * x[self.col_index[at]], minlength=len(row))
+        step = self.row_lower[row] - added
+        stage = self.col_stage[col]
+        bounds = np.flatnonzero(np.r_[True, stage[1:] != stage[:-1], True])
+        for lo, hi in itertools.pairwise(bounds):  # a running sum per stage, never across
+            x[col[lo:hi]] = np.cumsum(step[lo:hi])
         return x
 
     def decisions_from(self, x: np.ndarray) -> dict[Family, np.ndarray]:
@@ -147,3 +162,13 @@ def scaled_unit(plain: float, fallback: np.ndarray) -> float:
         return plain
     largest = float(np.max(fallback)) if len(fallback) else 0.0
     return largest if largest > 0 else 1.0
+
+
+def ranges(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``(k, v)`` with ``start[k] <= v < stop[k]``, by ``k`` then ``v``, as two arrays: how a
+    family of rows or a CSR slice is expanded without a Python loop."""
+    start = np.asarray(start, dtype=np.int64)
+    length = np.maximum(np.asarray(stop, dtype=np.int64) - start, 0)
+    owner = np.repeat(np.arange(len(length)), length)
+    first = np.cumsum(length) - length
+    return owner, np.arange(len(owner)) - first[owner] + start[owner]

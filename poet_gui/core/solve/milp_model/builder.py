@@ -1,8 +1,9 @@
-"""The accumulator the MILP is built in: columns per decision family and rows, kept as plain lists and
-numpy blocks until :meth:`Builder.finish` assembles the CSR arrays (numpy per column or row is slow).
+"""The accumulator the MILP is built in: columns per decision family and rows, kept as numpy blocks
+until :meth:`Builder.finish` assembles the CSR arrays.
 
-The constraint families themselves are in :mod:`~poet_gui.core.solve.milp_model.families`, one function
-per FORMULATION §4 item.
+Every family adds its columns and rows as whole arrays (a Python call per column or row is what made
+an 869-node ResNet's model of 2.4 million columns take 16 s to build). The constraint families
+themselves are in :mod:`~poet_gui.core.solve.milp_model.families`, one function per FORMULATION §4 item.
 """
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ from poet_gui.core.schedule.problem import Problem
 from poet_gui.core.solve.milp_model.arrays import OBJECTIVE_UNITS, Family, MilpModel, scaled_unit
 
 #: What assembling the arrays (:meth:`Builder.finish`) takes, as a share of the build before it:
-#: measured on resnet_50/m4 (2.4 million columns), 14 s of a 47 s profiled build, 8 s of 26 s plain.
+#: measured on resnet_50/m4 (2.4 million columns), 0.3-0.4 s after 1.4 s (the rows are sorted as they
+#: are added, so it only joins them).
 FINISH_SHARE = 0.5
+
+#: Terms of rows: (row positions, columns, coefficients), one array each of the same length.
+Terms = tuple[np.ndarray, np.ndarray, np.ndarray | float]
 
 
 class BuildDeadlineError(Exception):
@@ -25,10 +30,10 @@ class BuildDeadlineError(Exception):
 
 
 class Builder:
-    """Accumulates columns and rows; one helper method per constraint family keeps each readable.
+    """Accumulates columns and rows as arrays; one function per constraint family fills it.
 
-    ``deadline`` (a ``perf_counter`` time, or None) is checked by the families as they go, so a
-    model too large to build in the time a solve has is given up instead of overrunning it.
+    ``deadline`` (a ``perf_counter`` time, or None) is checked between the families, so a model too
+    large to build in the time a solve has is given up instead of overrunning it.
     """
 
     def __init__(self, problem: Problem, deadline: float | None = None) -> None:
@@ -44,20 +49,19 @@ class Builder:
         self.lower: list[np.ndarray] = []
         self.upper: list[np.ndarray] = []
         self.integer: list[np.ndarray] = []
-        self.names: list[str] = []
         self.stages: list[np.ndarray] = []
         self.nodes: list[np.ndarray] = []
-        self.single: list[tuple[float, float, bool, int, int]] = []  # (lower, upper, integer, stage, node)
         self.ncols = 0
-        self.rows_r: list[int] = []
-        self.rows_c: list[int] = []
-        self.rows_v: list[float] = []
-        self.row_lo: list[float] = []
-        self.row_hi: list[float] = []
+        self.term_rows: list[np.ndarray] = []
+        self.term_cols: list[np.ndarray] = []
+        self.term_vals: list[np.ndarray] = []
+        self.row_lo: list[np.ndarray] = []
+        self.row_hi: list[np.ndarray] = []
+        self.nrows = 0
         self.energy_scale = OBJECTIVE_UNITS / scaled_unit(problem.plain_energy_j, problem.costs.pagein_j)
         self.index: dict[Family, np.ndarray] = {}
-        self.free_cols: list[tuple[int, int, int, int]] = []
-        self.level_rows: list[tuple[int, int]] = []
+        self.free_cols = np.zeros((0, 4), dtype=np.int64)
+        self.level_rows = np.zeros((0, 2), dtype=np.int64)
 
     def check_deadline(self, *, before_finish: bool = False) -> None:
         """Raise :class:`BuildDeadlineError` once the deadline has passed, or ``before_finish`` when
@@ -72,106 +76,110 @@ class Builder:
     # --- columns -------------------------------------------------------------------------------
     def add_family(self, fam: Family, mask: np.ndarray, unit_cost: np.ndarray | None) -> None:
         """Create one binary column per True entry of ``mask[t, i]`` (cost ``unit_cost[i]``)."""
-        self.flush_single()
         idx = np.full((self.n, self.n), -1, dtype=np.int64)
         ts, is_ = np.nonzero(mask)
         count = len(ts)
         idx[ts, is_] = np.arange(self.ncols, self.ncols + count)
-        self.ncols += count
         costs = np.zeros(count) if unit_cost is None else unit_cost[is_] * self.energy_scale
-        self.cost.append(costs)
-        self.lower.append(np.zeros(count))
-        self.upper.append(np.ones(count))
-        self.integer.append(np.ones(count, dtype=bool))
-        self.stages.append(ts.astype(np.int64))
-        self.nodes.append(is_.astype(np.int64))
-        names = self.p.graph.nodes
-        self.names.extend(f"{fam.value}[{t}][{names[i].name}]" for t, i in zip(ts, is_, strict=True))
+        self._append_cols(costs, np.zeros(count), np.ones(count), np.ones(count, dtype=bool), ts, is_)
         self.index[fam] = idx
 
-    def add_col(self, name: str, stage: int, node: int, lower: float, upper: float, *, integer: bool) -> int:
-        """One cost-free column; kept as plain tuples until :meth:`flush_single` (numpy per column is slow)."""
-        col = self.ncols
-        self.ncols += 1
-        self.single.append((lower, upper, integer, stage, node))
-        self.names.append(name)
-        return col
+    def add_cols(self, lower: np.ndarray, upper: np.ndarray, stage: np.ndarray, node: np.ndarray) -> np.ndarray:
+        """Cost-free continuous columns, one per entry, in the order given; returns their numbers."""
+        count = len(stage)
+        first = self.ncols
+        self._append_cols(
+            np.zeros(count),
+            np.broadcast_to(np.asarray(lower, dtype=float), (count,)).copy(),
+            np.broadcast_to(np.asarray(upper, dtype=float), (count,)).copy(),
+            np.zeros(count, dtype=bool),
+            stage,
+            node,
+        )
+        return np.arange(first, first + count, dtype=np.int64)
 
-    def flush_single(self) -> None:
-        if not self.single:
-            return
-        lower, upper, integer, stage, node = zip(*self.single, strict=True)
-        self.cost.append(np.zeros(len(lower)))
-        self.lower.append(np.array(lower, dtype=float))
-        self.upper.append(np.array(upper, dtype=float))
-        self.integer.append(np.array(integer, dtype=bool))
-        self.stages.append(np.array(stage, dtype=np.int64))
-        self.nodes.append(np.array(node, dtype=np.int64))
-        self.single = []
+    def _append_cols(
+        self,
+        cost: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        integer: np.ndarray,
+        stage: np.ndarray,
+        node: np.ndarray,
+    ) -> None:
+        self.cost.append(cost)
+        self.lower.append(lower)
+        self.upper.append(upper)
+        self.integer.append(integer)
+        self.stages.append(np.asarray(stage, dtype=np.int64))
+        self.nodes.append(np.asarray(node, dtype=np.int64))
+        self.ncols += len(cost)
 
-    def col(self, fam: Family, t: int, i: int) -> int:
-        """Column of a decision, or -1 if it is a constant (0, or 1 for ``R[t,t]``)."""
+    def cols(self, fam: Family, t: np.ndarray, i: np.ndarray) -> np.ndarray:
+        """Columns of decisions ``(t[k], i[k])``, -1 where one is a constant (0, or 1 for ``R[t,t]``)."""
         idx = self.index.get(fam)
-        return -1 if idx is None else int(idx[t, i])
+        return np.full(np.shape(t), -1, dtype=np.int64) if idx is None else idx[t, i]
 
     # --- rows ----------------------------------------------------------------------------------
-    def add_row(self, terms: list[tuple[int, float]], lo: float, hi: float) -> None:
-        if terms:
-            cols, values = zip(*terms, strict=True)
-            self.rows_r.extend([len(self.row_lo)] * len(cols))
-            self.rows_c.extend(cols)
-            self.rows_v.extend(values)
-        self.row_lo.append(lo)
-        self.row_hi.append(hi)
+    def add_rows(
+        self, key: np.ndarray, terms: list[Terms], lo: np.ndarray | float, hi: np.ndarray | float
+    ) -> np.ndarray:
+        """Rows ``lo <= sum coef * column <= hi``, one per entry of ``key`` (and of ``lo`` and ``hi``,
+        or one for all), appended in ``key`` order (stable); returns each entry's row number.
 
-    def add_rows(self, key: np.ndarray, terms: list[tuple[np.ndarray, np.ndarray, float]], hi: float) -> None:
-        """Rows ``sum coef * column <= hi``, one per entry of ``key``, appended in ``key`` order.
-
-        ``terms`` lists ``(row, column, coef)``: arrays of row positions (into ``key``) and columns with
-        one coefficient; within a row, terms keep the order of this list (``finish`` sorts stably).
+        ``terms`` lists ``(row, column, coef)``: arrays of row positions (into ``key``), columns and
+        coefficients (or one for all); within a row, terms keep the order of this list.
         """
-        first = len(self.row_lo)
-        rank = np.empty(len(key), dtype=np.int64)
-        rank[np.argsort(key, kind="stable")] = np.arange(len(key))
-        for rows, cols, coef in terms:
-            self.rows_r.extend((first + rank[rows]).tolist())
-            self.rows_c.extend(np.asarray(cols, dtype=np.int64).tolist())
-            self.rows_v.extend([coef] * len(rows))
-        self.row_lo.extend([-np.inf] * len(key))
-        self.row_hi.extend([hi] * len(key))
+        count = len(key)
+        first = self.nrows
+        order = np.argsort(key, kind="stable")
+        number = np.empty(count, dtype=np.int64)
+        number[order] = np.arange(first, first + count)
+        if terms:
+            # Sorted by row here, where the rows are one block, so finish() only joins the blocks.
+            row = np.concatenate([number[rows] for rows, _, _ in terms])
+            sort = np.argsort(row, kind="stable")
+            self.term_rows.append(row[sort])
+            self.term_cols.append(np.concatenate([np.asarray(cols, dtype=np.int64) for _, cols, _ in terms])[sort])
+            values = [np.broadcast_to(np.asarray(coef, dtype=float), (len(rows),)) for rows, _, coef in terms]
+            self.term_vals.append(np.concatenate(values)[sort])
+        self.row_lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (count,))[order])
+        self.row_hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (count,))[order])
+        self.nrows += count
+        return number
 
     def finish(self) -> MilpModel:
-        self.flush_single()
-        values = np.asarray(self.rows_v, dtype=float)
-        costs = np.concatenate(self.cost) if self.cost else np.zeros(0)
+        values = _joined(self.term_vals, float)
+        costs = _joined(self.cost, float)
         if not (np.isfinite(values).all() and np.isfinite(costs).all()):
             raise SolveError(
                 f"{self.p.profile.source or self.p.profile.key}: the device figures make some costs too large or "
                 "too small to represent (check flop_per_s, flop_per_j and the storage figures)"
             )
-        rows = np.asarray(self.rows_r, dtype=np.int64)
-        order = np.argsort(rows, kind="stable")
-        counts = np.bincount(rows, minlength=len(self.row_lo))
+        counts = np.bincount(_joined(self.term_rows, np.int64), minlength=self.nrows)
         row_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         offset = float(np.asarray(self.p.costs.compute_j).sum()) * self.energy_scale
         return MilpModel(
             problem=self.p,
             cost=costs,
-            col_lower=np.concatenate(self.lower) if self.lower else np.zeros(0),
-            col_upper=np.concatenate(self.upper) if self.upper else np.zeros(0),
-            is_integer=np.concatenate(self.integer) if self.integer else np.zeros(0, dtype=bool),
+            col_lower=_joined(self.lower, float),
+            col_upper=_joined(self.upper, float),
+            is_integer=_joined(self.integer, bool),
             row_start=row_start,
-            col_index=np.asarray(self.rows_c, dtype=np.int64)[order],
-            value=values[order],
-            row_lower=np.asarray(self.row_lo, dtype=float),
-            row_upper=np.asarray(self.row_hi, dtype=float),
+            col_index=_joined(self.term_cols, np.int64),
+            value=values,
+            row_lower=_joined(self.row_lo, float),
+            row_upper=_joined(self.row_hi, float),
             index=self.index,
-            col_names=tuple(self.names),
             objective_offset=offset,
             objective_scale=self.energy_scale,
             build_s=time.perf_counter() - self.started,
-            col_stage=np.concatenate(self.stages) if self.stages else np.zeros(0, dtype=np.int64),
-            col_node=np.concatenate(self.nodes) if self.nodes else np.zeros(0, dtype=np.int64),
-            free_cols=tuple(self.free_cols),
-            level_rows=tuple(self.level_rows),
+            col_stage=_joined(self.stages, np.int64),
+            col_node=_joined(self.nodes, np.int64),
+            free_cols=self.free_cols,
+            level_rows=self.level_rows,
         )
+
+
+def _joined(blocks: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(blocks).astype(dtype, copy=False) if blocks else np.zeros(0, dtype=dtype)

@@ -8,8 +8,8 @@ The model is *exactly* FORMULATION §4, but it creates no variable whose value i
 - dominated variables: a tensor on which no node of stage ``t`` or later depends (directly or
   through recomputed consumers) is never worth keeping (``SR``), storing (``SS``) or paging
   (``IN``/``OUT``) from then on, and a sink is never worth recomputing, so those are 0;
-- ``FREE[t,(i,k)]`` is forced to 0 when ``R[t,j] = 1`` is a constant for a later consumer ``j``,
-  and to 1 when every term of its linearisation is a constant 0;
+- ``FREE[t,(i,k)]`` is forced to 0 when ``k`` cannot run in stage ``t`` or ``R[t,t] = 1`` reads
+  ``i`` later in the stage;
 - ``U[t,k]`` exists only where RAM use can change (a possible compute or free).
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from poet_gui.core.schedule.problem import Problem
-from poet_gui.core.solve.milp_model.arrays import RUNTIME_UNITS, Family, MilpModel, scaled_unit
+from poet_gui.core.solve.milp_model.arrays import RUNTIME_UNITS, Family, MilpModel, ranges, scaled_unit
 from poet_gui.core.solve.milp_model.builder import Builder
 
 
@@ -50,18 +50,18 @@ def build_columns(b: Builder) -> None:
 
 
 def inputs_present(b: Builder) -> None:
-    """§4.2 ``R[t,v] <= R[t,u] + SR[t,u]`` for every edge and every stage where ``v`` may run."""
-    for u, v in b.p.graph.edges:
-        b.check_deadline()
-        for t in range(v, b.n):
-            rv = b.col(Family.COMPUTE, t, v) if v < t else None
-            if v < t and rv < 0:
-                continue  # v cannot run in stage t
-            terms = [(c, -1.0) for c in (b.col(Family.COMPUTE, t, u), b.col(Family.RESIDENT, t, u)) if c >= 0]
-            if rv is None:
-                b.add_row(terms, -np.inf, -1.0)  # 1 <= R[t,u] + SR[t,u]
-            else:
-                b.add_row([(rv, 1.0), *terms], -np.inf, 0.0)
+    """§4.2 ``R[t,v] <= R[t,u] + SR[t,u]`` for every edge and every stage where ``v`` may run, by
+    edge (consumer, then producer), then stage."""
+    edges = _edges(b)
+    e, t = ranges(edges[:, 1], np.full(len(edges), b.n))
+    u, v = edges[e, 0], edges[e, 1]
+    rv = b.cols(Family.COMPUTE, t, v)  # -1 at t == v, where R[v,v] = 1
+    runs = (t == v) | (rv >= 0)
+    t, u, v, rv = t[runs], u[runs], v[runs], rv[runs]
+    rows = np.arange(len(t))
+    ru, su = b.cols(Family.COMPUTE, t, u), b.cols(Family.RESIDENT, t, u)
+    terms = [(rows[c >= 0], c[c >= 0], coef) for c, coef in ((rv, 1.0), (ru, -1.0), (su, -1.0))]
+    b.add_rows(rows, terms, -np.inf, np.where(t == v, -1.0, 0.0))  # at t == v: 1 <= R[t,u] + SR[t,u]
 
 
 def persistence(b: Builder) -> None:
@@ -94,7 +94,7 @@ def persistence(b: Builder) -> None:
                 terms.append((rows[has], c[has], -1.0))
         offset += len(ts)
     key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
-    b.add_rows(key, terms, 0.0)
+    b.add_rows(key, terms, -np.inf, 0.0)
 
 
 def paging_sources(b: Builder) -> None:
@@ -105,46 +105,7 @@ def paging_sources(b: Builder) -> None:
             continue
         ts, is_ = np.nonzero(idx >= 0)
         rows = np.arange(len(ts))
-        b.add_rows(rows, [(rows, idx[ts, is_], 1.0), (rows, b.index[src][ts, is_], -1.0)], 0.0)
-
-
-def free_column(b: Builder, t: int, i: int, k: int) -> int | None:
-    """§4.5 ``FREE[t,(i,k)]``: a column, ``None`` if it is constant 0, or -1 if it is constant 1.
-
-    FORMULATION §4.5 sets ``FREE = 1`` exactly when ``h = (1 - R[t,k]) + SR[t+1,i] + sum R[t,j]``
-    (consumers ``j > k`` of ``i`` computed in stage ``t``) is 0, via ``1 - FREE <= h <= H (1 - FREE)``.
-    Here ``FREE`` is the AND of the negated terms written the tight way: ``FREE <= R[t,k]``,
-    ``FREE + SR[t+1,i] <= 1``, ``FREE + R[t,j] <= 1``, with ``FREE`` continuous in [0, 1]. The
-    lower side (freeing is compulsory) is left out: a free only lowers RAM use, so an optimum never
-    gains by skipping one, and the schedule frees by the rule anyway. Same optimum, a much tighter
-    LP relaxation, and no integer variable per edge and stage.
-    """
-    n = b.n
-    if k < t and t in b.succ[i]:
-        return None  # R[t,t] = 1 reads i later in the stage: i is never freed after k
-    rk = b.col(Family.COMPUTE, t, k) if k < t else None
-    if k < t and rk < 0:
-        return None  # k does not run in stage t
-    blockers: list[int] = []  # columns that, when 1, forbid the free
-    if t + 1 < n:
-        c = b.col(Family.RESIDENT, t + 1, i)
-        if c >= 0:
-            blockers.append(c)
-    for j in b.succ[i]:
-        if k < j < t:
-            c = b.col(Family.COMPUTE, t, j)
-            if c >= 0:
-                blockers.append(c)
-    if rk is None and not blockers:
-        return -1
-    names = b.p.graph.nodes
-    f = b.add_col(f"FREE[{t}][{names[i].name}->{names[k].name}]", t, i, 0.0, 1.0, integer=False)
-    b.free_cols.append((f, t, i, k))
-    if rk is not None:
-        b.add_row([(f, 1.0), (rk, -1.0)], -np.inf, 0.0)
-    for c in blockers:
-        b.add_row([(f, 1.0), (c, 1.0)], -np.inf, 1.0)
-    return f
+        b.add_rows(rows, [(rows, idx[ts, is_], 1.0), (rows, b.index[src][ts, is_], -1.0)], -np.inf, 0.0)
 
 
 def memory(b: Builder) -> None:
@@ -155,60 +116,118 @@ def memory(b: Builder) -> None:
     released only after it has been computed, so each ``U[t,k]`` includes the node's output *and*
     its inputs (the working set of the step). A ``U`` column exists only where a compute can
     raise the level; frees in between are carried to the next one (the level only falls there).
+
+    ``FREE[t,(i,k)]`` (FORMULATION §4.5) is 1 exactly when ``h = (1 - R[t,k]) + SR[t+1,i] + sum
+    R[t,j]`` (consumers ``j > k`` of ``i`` computed in stage ``t``) is 0, via ``1 - FREE <= h <= H (1 -
+    FREE)``. Here ``FREE`` is the AND of the negated terms written the tight way: ``FREE <= R[t,k]``,
+    ``FREE + SR[t+1,i] <= 1``, ``FREE + R[t,j] <= 1``, with ``FREE`` continuous in [0, 1]. The lower
+    side (freeing is compulsory) is left out: a free only lowers RAM use, so an optimum never gains by
+    skipping one, and the schedule frees by the rule anyway. Same optimum, a much tighter LP
+    relaxation, and no integer variable per edge and stage. ``FREE`` is no column where it is a
+    constant 0: ``k`` cannot run in stage ``t``, or ``t`` itself reads ``i`` later in the stage.
+
+    Columns and rows come in the order of a walk over stages ``t``, then steps ``k``: ``U[t,0]``,
+    then for each ``k`` the frees after step ``k-1`` (each with its rows), then ``U[t,k]``.
     """
     n, m = b.n, b.m
     budget = b.p.activation_budget_bytes
-    in_edges: list[list[int]] = [[] for _ in range(n)]
-    for u, v in b.p.graph.edges:
-        in_edges[v].append(u)
-    names = b.p.graph.nodes
-    for t in range(n):
-        b.check_deadline()
-        level_terms: list[tuple[int, float]] = []
-        level_const = 0.0
-        r0 = b.col(Family.COMPUTE, t, 0) if t > 0 else None
-        if r0 is None:
-            level_const += m[0]
-        elif r0 >= 0:
-            level_terms.append((r0, m[0]))
-        for i in range(t):
-            c = b.col(Family.RESIDENT, t, i)
-            if c >= 0:
-                level_terms.append((c, m[i]))
-        prev = b.add_col(f"U[{t}][{names[0].name}]", t, -1, 0.0, budget, integer=False)
-        b.level_rows.append((prev, len(b.row_lo)))
-        b.add_row([(prev, 1.0)] + [(c, -v) for c, v in level_terms], level_const, level_const)
-        pending: list[tuple[int, float]] = []  # frees since prev, as (column, bytes)
-        pending_const = 0.0
-        for k in range(1, t + 1):
-            for i in in_edges[k - 1]:
-                f = free_column(b, t, i, k - 1)
-                if f is None:
-                    continue
-                if f < 0:
-                    pending_const -= m[i]
-                else:
-                    pending.append((f, m[i]))
-            rk = b.col(Family.COMPUTE, t, k) if k < t else None
-            if k < t and rk < 0:
-                continue
-            terms: list[tuple[int, float]] = [(prev, -1.0), *pending]
-            const = pending_const
-            if rk is None:
-                const += m[k]
-            else:
-                terms.append((rk, -m[k]))
-            cur = b.add_col(f"U[{t}][{names[k].name}]", t, -1, 0.0, budget, integer=False)
-            b.level_rows.append((cur, len(b.row_lo)))
-            b.add_row([(cur, 1.0), *terms], const, const)
-            prev, pending, pending_const = cur, [], 0.0
+    compute = b.index.get(Family.COMPUTE, np.full((n, n), -1, dtype=np.int64))
+    resident = b.index[Family.RESIDENT]
+    # RAM levels (t, k), k <= t: at every stage's start, at its own compute, and where R[t,k] may run.
+    lt, lk = np.nonzero(np.tril(np.ones((n, n), dtype=bool)))
+    has_level = (lk == 0) | (lk == lt) | (compute[lt, lk] >= 0)
+    lt, lk = lt[has_level], lk[has_level]
+    # Frees (t, i, k): i an input of k, k computed in stage t > k, t not a reader of i.
+    edges = _edges(b)
+    e, ft = ranges(edges[:, 1] + 1, np.full(len(edges), n))
+    fi, fk = edges[e, 0], edges[e, 1]
+    reads = np.zeros((n, n), dtype=bool)
+    reads[edges[:, 0], edges[:, 1]] = True
+    rk = compute[ft, fk]
+    real = (rk >= 0) & ~reads[fi, ft]
+    ft, fi, fk, rk = ft[real], fi[real], fk[real], rk[real]
+    # Column order: stage, step (a free after step k belongs before U[t,k+1]), frees before the
+    # level, frees by input.
+    num_levels, num_frees = len(lt), len(ft)
+    order = np.lexsort((
+        np.concatenate([np.zeros(num_levels, dtype=np.int64), fi]),
+        np.concatenate([np.ones(num_levels, dtype=np.int64), np.zeros(num_frees, dtype=np.int64)]),
+        np.concatenate([lk, fk + 1]),
+        np.concatenate([lt, ft]),
+    ))
+    rank = np.empty(num_levels + num_frees, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    stage_of = np.concatenate([lt, ft])[order]
+    node_of = np.concatenate([np.full(num_levels, -1, dtype=np.int64), fi])[order]
+    is_free = order >= num_levels
+    cols = b.add_cols(np.zeros(len(order)), np.where(is_free, 1.0, budget), stage_of, node_of)[rank]
+    level_col, free_col = cols[:num_levels], cols[num_levels:]
+    # A free goes into the first level at or after step k + 1 of its stage (U[t,t] always exists).
+    level_key = lt * (n + 1) + lk
+    owner = np.searchsorted(level_key, ft * (n + 1) + fk + 1)
+    # Blockers of each free: SR[t+1,i], then R[t,j] for readers k < j < t of i that may run then.
+    sr_next = b.cols(Family.RESIDENT, np.minimum(ft + 1, n - 1), fi)
+    sr_next[ft + 1 >= n] = -1
+    with_sr = np.flatnonzero(sr_next >= 0)
+    succ_of = edges[np.lexsort((edges[:, 1], edges[:, 0]))]
+    succ_start = np.searchsorted(succ_of[:, 0], np.arange(n + 1))
+    owner_free, at = ranges(succ_start[fi], succ_start[fi + 1])
+    j = succ_of[at, 1]
+    rj = compute[ft[owner_free], j]
+    later = (j > fk[owner_free]) & (j < ft[owner_free]) & (rj >= 0)
+    owner_free, j, rj = owner_free[later], j[later], rj[later]
+    # Row order: a level's row where its column is; after a free's column its "FREE <= R[t,k]" row,
+    # then its blockers' rows, SR[t+1,i] first, then by reader.
+    row_t = np.concatenate([lt, ft, ft[with_sr], ft[owner_free]])
+    row_k = np.concatenate([lk, fk + 1, fk[with_sr] + 1, fk[owner_free] + 1])
+    num_free_rows = num_frees + len(with_sr) + len(j)
+    row_slot = np.r_[np.ones(num_levels, dtype=np.int64), np.zeros(num_free_rows, dtype=np.int64)]
+    row_input = np.concatenate([np.zeros(num_levels, dtype=np.int64), fi, fi[with_sr], fi[owner_free]])
+    row_sub = np.r_[np.zeros(num_levels + num_frees, dtype=np.int64), np.ones(len(with_sr), dtype=np.int64), 2 + j]
+    key = np.empty(len(row_t), dtype=np.int64)
+    key[np.lexsort((row_sub, row_input, row_slot, row_k, row_t))] = np.arange(len(row_t))
+    level_row = np.arange(num_levels)
+    rk_row = num_levels + np.arange(num_frees)
+    sr_row = num_levels + num_frees + np.arange(len(with_sr))
+    reader_row = num_levels + num_frees + len(with_sr) + np.arange(len(j))
+    # The levels' terms, in the order FORMULATION writes them: the level, the one before it, then
+    # at a stage's start what is in RAM, after a step the frees and the step's own output.
+    first = lk == 0
+    start_t = lt[first]
+    r0 = np.where(start_t > 0, compute[start_t, 0], -1)
+    st, si = np.nonzero(np.tril(resident >= 0, -1))
+    start_row = np.searchsorted(level_key, st * (n + 1))
+    step = np.flatnonzero(~first)
+    own = np.flatnonzero((lk > 0) & (lk < lt))
+    free_order = np.argsort(free_col, kind="stable")
+    terms = [
+        (level_row, level_col, 1.0),
+        (level_row[step], level_col[step - 1], -1.0),
+        (level_row[first][r0 >= 0], r0[r0 >= 0], -m[0]),
+        (start_row, resident[st, si], -m[si]),
+        (owner[free_order], free_col[free_order], m[fi[free_order]]),
+        (level_row[own], compute[lt[own], lk[own]], -m[lk[own]]),
+        (rk_row, free_col, 1.0),
+        (rk_row, rk, -1.0),
+        (sr_row, free_col[with_sr], 1.0),
+        (sr_row, sr_next[with_sr], 1.0),
+        (reader_row, free_col[owner_free], 1.0),
+        (reader_row, rj, 1.0),
+    ]
+    const = np.where(lk == 0, np.where(lt == 0, m[0], 0.0), np.where(lk == lt, m[lk], 0.0))
+    lo = np.concatenate([const, np.full(num_free_rows, -np.inf)])
+    hi = np.concatenate([const, np.zeros(num_frees), np.ones(len(with_sr) + len(j))])
+    number = b.add_rows(key, terms, lo, hi)
+    level_order = np.argsort(level_col)
+    b.free_cols = np.stack([free_col, ft, fi, fk], axis=1)[np.argsort(free_col)]
+    b.level_rows = np.stack([level_col, number[:num_levels]], axis=1)[level_order]
 
 
 def runtime(b: Builder) -> None:
     """§4.6 Total compute time (plus paging time, if switched on) within the runtime budget."""
     p = b.p
     scale = RUNTIME_UNITS / scaled_unit(p.plain_runtime_s, p.costs.pagein_s)
-    terms: list[tuple[int, float]] = []
+    cols, coefs = [], []
     per_family = [(Family.COMPUTE, p.costs.runtime_s)]
     if p.switches.count_paging_time:
         per_family += [(Family.PAGE_IN, p.costs.pagein_s), (Family.PAGE_OUT, p.costs.pageout_s)]
@@ -217,13 +236,21 @@ def runtime(b: Builder) -> None:
         if idx is None:
             continue
         ts, is_ = np.nonzero(idx >= 0)
-        coef = np.asarray(secs)[is_] * scale
-        terms.extend((int(c), float(v)) for c, v in zip(idx[ts, is_], coef, strict=True) if v > 0)
+        coef = np.asarray(secs, dtype=float)[is_] * scale
+        cols.append(idx[ts, is_][coef > 0])
+        coefs.append(coef[coef > 0])
+    col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
     # Every R[t,t] = 1 spends the plain pass (RUNTIME_UNITS), the rest of the budget is left. Written
     # so, not as ``budget * scale - plain * scale``, whose rounding left an empty row at factor 1.0
     # with the bound -1e-10 that no plan meets; a pass taking no time has a budget of 0 s.
     slack = (p.runtime_factor - 1.0) * RUNTIME_UNITS if p.plain_runtime_s > 0 else 0.0
-    b.add_row(terms, -np.inf, slack)
+    coef = np.concatenate(coefs) if coefs else np.zeros(0)
+    b.add_rows(np.zeros(1), [(np.zeros(len(col), dtype=np.int64), col, coef)], -np.inf, slack)
+
+
+def _edges(b: Builder) -> np.ndarray:
+    """The graph's edges ``(producer, consumer)`` as an ``(E, 2)`` array, by consumer then producer."""
+    return np.asarray(b.p.graph.edges, dtype=np.int64).reshape(-1, 2)
 
 
 def build_model(problem: Problem, *, deadline: float | None = None) -> MilpModel:
@@ -231,7 +258,7 @@ def build_model(problem: Problem, *, deadline: float | None = None) -> MilpModel
 
     With a ``deadline`` (a ``perf_counter`` time) the build raises
     :class:`~poet_gui.core.solve.milp_model.builder.BuildDeadlineError` once it cannot end by then:
-    the model grows with the square of the graph (2.4 million columns and 26 s on an 869-node
+    the model grows with the square of the graph (2.4 million columns and 2 s on an 869-node
     ResNet), and a solve's time limit covers its build.
     """
     # Extreme device figures can overflow the scaling; finish() refuses the result with a message.
