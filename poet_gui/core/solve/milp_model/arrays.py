@@ -19,6 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
+from poet_gui.core.model.graph import TrainingGraph
 from poet_gui.core.schedule.plan import Decisions
 from poet_gui.core.schedule.problem import Problem
 
@@ -120,11 +121,7 @@ class MilpModel(SparseMilp):
         inside = t + 1 < n
         kept[inside] = d.resident[t[inside] + 1, i[inside]]
         read_later = np.zeros(len(col), dtype=bool)
-        edges = np.asarray(self.problem.graph.edges, dtype=np.int64).reshape(-1, 2)
-        edges = edges[np.lexsort((edges[:, 1], edges[:, 0]))]  # by producer: each tensor's readers
-        first = np.searchsorted(edges[:, 0], np.arange(n + 1))
-        owner, at = ranges(first[i], first[i + 1])
-        reader = edges[at, 1]
+        owner, reader = readers_of(self.problem.graph, i)
         late = (reader > k[owner]) & (reader <= t[owner]) & d.compute[t[owner], reader]
         read_later[owner[late]] = True
         x[col] = d.compute[t, k] & ~kept & ~read_later
@@ -172,3 +169,13 @@ def ranges(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     owner = np.repeat(np.arange(len(length)), length)
     first = np.cumsum(length) - length
     return owner, np.arange(len(owner)) - first[owner] + start[owner]
+
+
+def readers_of(graph: TrainingGraph, tensors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``(k, j)`` with ``j`` a reader of ``tensors[k]``, by ``k`` then ``j``, as two arrays."""
+    edges = np.asarray(graph.edges, dtype=np.int64).reshape(-1, 2)
+    edges = edges[np.lexsort((edges[:, 1], edges[:, 0]))]  # by producer, then reader
+    first = np.searchsorted(edges[:, 0], np.arange(len(graph) + 1))
+    tensors = np.asarray(tensors, dtype=np.int64)
+    owner, at = ranges(first[tensors], first[tensors + 1])
+    return owner, edges[at, 1]

@@ -18,7 +18,7 @@ from poet_gui.core.solve.milp_model.arrays import OBJECTIVE_UNITS, Family, MilpM
 
 #: What assembling the arrays (:meth:`Builder.finish`) takes, as a share of the build before it:
 #: measured on resnet_50/m4 (2.4 million columns), 0.3-0.4 s after 1.4 s (the rows are sorted as they
-#: are added, so it only joins them).
+#: are added, so it only joins them); twice that, for a machine whose memory is slower than its cores.
 FINISH_SHARE = 0.5
 
 #: Terms of rows: (row positions, columns, coefficients), one array each of the same length.
@@ -32,8 +32,9 @@ class BuildDeadlineError(Exception):
 class Builder:
     """Accumulates columns and rows as arrays; one function per constraint family fills it.
 
-    ``deadline`` (a ``perf_counter`` time, or None) is checked between the families, so a model too
-    large to build in the time a solve has is given up instead of overrunning it.
+    ``deadline`` (a ``perf_counter`` time, or None) is checked between the families (and inside the
+    largest), so a model too large to build in the time a solve has is given up instead of overrunning
+    it by more than a family's build.
     """
 
     def __init__(self, problem: Problem, deadline: float | None = None) -> None:

@@ -10,7 +10,8 @@ The model is *exactly* FORMULATION §4, but it creates no variable whose value i
   (``IN``/``OUT``) from then on, and a sink is never worth recomputing, so those are 0;
 - ``FREE[t,(i,k)]`` is forced to 0 when ``k`` cannot run in stage ``t`` or ``R[t,t] = 1`` reads
   ``i`` later in the stage;
-- ``U[t,k]`` exists only where RAM use can change (a possible compute or free).
+- ``U[t,k]`` exists only where RAM use can rise (a possible compute); frees before it are carried
+  into it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from poet_gui.core.schedule.problem import Problem
-from poet_gui.core.solve.milp_model.arrays import RUNTIME_UNITS, Family, MilpModel, ranges, scaled_unit
+from poet_gui.core.solve.milp_model.arrays import RUNTIME_UNITS, Family, MilpModel, ranges, readers_of, scaled_unit
 from poet_gui.core.solve.milp_model.builder import Builder
 
 
@@ -141,11 +142,11 @@ def memory(b: Builder) -> None:
     edges = _edges(b)
     e, ft = ranges(edges[:, 1] + 1, np.full(len(edges), n))
     fi, fk = edges[e, 0], edges[e, 1]
-    reads = np.zeros((n, n), dtype=bool)
-    reads[edges[:, 0], edges[:, 1]] = True
+    read_by = np.zeros((n, n), dtype=bool)  # read_by[i, t]: node t reads tensor i
+    read_by[edges[:, 0], edges[:, 1]] = True
     rk = compute[ft, fk]
-    real = (rk >= 0) & ~reads[fi, ft]
-    ft, fi, fk, rk = ft[real], fi[real], fk[real], rk[real]
+    is_column = (rk >= 0) & ~read_by[fi, ft]
+    ft, fi, fk, rk = ft[is_column], fi[is_column], fk[is_column], rk[is_column]
     # Column order: stage, step (a free after step k belongs before U[t,k+1]), frees before the
     # level, frees by input.
     num_levels, num_frees = len(lt), len(ft)
@@ -161,28 +162,26 @@ def memory(b: Builder) -> None:
     node_of = np.concatenate([np.full(num_levels, -1, dtype=np.int64), fi])[order]
     is_free = order >= num_levels
     cols = b.add_cols(np.zeros(len(order)), np.where(is_free, 1.0, budget), stage_of, node_of)[rank]
+    b.check_deadline()  # the largest family: its rows take as long again
     level_col, free_col = cols[:num_levels], cols[num_levels:]
     # A free goes into the first level at or after step k + 1 of its stage (U[t,t] always exists).
     level_key = lt * (n + 1) + lk
-    owner = np.searchsorted(level_key, ft * (n + 1) + fk + 1)
+    level_of_free = np.searchsorted(level_key, ft * (n + 1) + fk + 1)
     # Blockers of each free: SR[t+1,i], then R[t,j] for readers k < j < t of i that may run then.
     sr_next = b.cols(Family.RESIDENT, np.minimum(ft + 1, n - 1), fi)
     sr_next[ft + 1 >= n] = -1
     with_sr = np.flatnonzero(sr_next >= 0)
-    succ_of = edges[np.lexsort((edges[:, 1], edges[:, 0]))]
-    succ_start = np.searchsorted(succ_of[:, 0], np.arange(n + 1))
-    owner_free, at = ranges(succ_start[fi], succ_start[fi + 1])
-    j = succ_of[at, 1]
-    rj = compute[ft[owner_free], j]
-    later = (j > fk[owner_free]) & (j < ft[owner_free]) & (rj >= 0)
-    owner_free, j, rj = owner_free[later], j[later], rj[later]
+    free_of_reader, j = readers_of(b.p.graph, fi)
+    rj = compute[ft[free_of_reader], j]
+    later = (j > fk[free_of_reader]) & (j < ft[free_of_reader]) & (rj >= 0)
+    free_of_reader, j, rj = free_of_reader[later], j[later], rj[later]
     # Row order: a level's row where its column is; after a free's column its "FREE <= R[t,k]" row,
     # then its blockers' rows, SR[t+1,i] first, then by reader.
-    row_t = np.concatenate([lt, ft, ft[with_sr], ft[owner_free]])
-    row_k = np.concatenate([lk, fk + 1, fk[with_sr] + 1, fk[owner_free] + 1])
+    row_t = np.concatenate([lt, ft, ft[with_sr], ft[free_of_reader]])
+    row_k = np.concatenate([lk, fk + 1, fk[with_sr] + 1, fk[free_of_reader] + 1])
     num_free_rows = num_frees + len(with_sr) + len(j)
     row_slot = np.r_[np.ones(num_levels, dtype=np.int64), np.zeros(num_free_rows, dtype=np.int64)]
-    row_input = np.concatenate([np.zeros(num_levels, dtype=np.int64), fi, fi[with_sr], fi[owner_free]])
+    row_input = np.concatenate([np.zeros(num_levels, dtype=np.int64), fi, fi[with_sr], fi[free_of_reader]])
     row_sub = np.r_[np.zeros(num_levels + num_frees, dtype=np.int64), np.ones(len(with_sr), dtype=np.int64), 2 + j]
     key = np.empty(len(row_t), dtype=np.int64)
     key[np.lexsort((row_sub, row_input, row_slot, row_k, row_t))] = np.arange(len(row_t))
@@ -194,7 +193,7 @@ def memory(b: Builder) -> None:
     # at a stage's start what is in RAM, after a step the frees and the step's own output.
     first = lk == 0
     start_t = lt[first]
-    r0 = np.where(start_t > 0, compute[start_t, 0], -1)
+    r0 = compute[start_t, 0]  # -1 at t = 0, where node 0's output is a constant
     st, si = np.nonzero(np.tril(resident >= 0, -1))
     start_row = np.searchsorted(level_key, st * (n + 1))
     step = np.flatnonzero(~first)
@@ -205,22 +204,21 @@ def memory(b: Builder) -> None:
         (level_row[step], level_col[step - 1], -1.0),
         (level_row[first][r0 >= 0], r0[r0 >= 0], -m[0]),
         (start_row, resident[st, si], -m[si]),
-        (owner[free_order], free_col[free_order], m[fi[free_order]]),
+        (level_of_free[free_order], free_col[free_order], m[fi[free_order]]),
         (level_row[own], compute[lt[own], lk[own]], -m[lk[own]]),
         (rk_row, free_col, 1.0),
         (rk_row, rk, -1.0),
         (sr_row, free_col[with_sr], 1.0),
         (sr_row, sr_next[with_sr], 1.0),
-        (reader_row, free_col[owner_free], 1.0),
+        (reader_row, free_col[free_of_reader], 1.0),
         (reader_row, rj, 1.0),
     ]
     const = np.where(lk == 0, np.where(lt == 0, m[0], 0.0), np.where(lk == lt, m[lk], 0.0))
     lo = np.concatenate([const, np.full(num_free_rows, -np.inf)])
     hi = np.concatenate([const, np.zeros(num_frees), np.ones(len(with_sr) + len(j))])
     number = b.add_rows(key, terms, lo, hi)
-    level_order = np.argsort(level_col)
-    b.free_cols = np.stack([free_col, ft, fi, fk], axis=1)[np.argsort(free_col)]
-    b.level_rows = np.stack([level_col, number[:num_levels]], axis=1)[level_order]
+    b.free_cols = np.stack([free_col, ft, fi, fk], axis=1)[free_order]
+    b.level_rows = np.stack([level_col, number[:num_levels]], axis=1)  # levels are made in (t, k) order
 
 
 def runtime(b: Builder) -> None:
