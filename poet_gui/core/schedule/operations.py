@@ -48,14 +48,52 @@ class Operation:
     is_recompute: bool = False
 
 
-def prune_redundant(d: Decisions) -> Decisions:
-    """Drop page-ins that cannot matter: of a tensor the next stage does not keep, or that is in RAM
-    at the stage end anyway. They cost energy and change nothing, so only a time-limited incumbent
-    holds them; removing them never raises RAM use."""
+def prune_redundant(graph: TrainingGraph, d: Decisions) -> Decisions:
+    """Drop what costs energy or RAM and changes nothing, which only a time-limited incumbent holds:
+
+    - page-ins of a tensor the next stage does not keep, or that is in RAM at the stage end anyway;
+    - page-outs from the last page-in of a tensor on (all of them, if it is never paged in), with the
+      storage they fill: measured on resnet_8/m4 at 30 s, a page-out whose page-in was dropped cost
+      2.7 % of the plain pass;
+    - recomputes whose output no later compute of their stage reads and the next stage does not keep;
+    - a tensor in RAM at a stage start that the stage neither reads nor pages out and the next stage
+      does not keep (it only waits to be freed).
+
+    Stages are visited from the last, and a stage's recomputes from the latest, so what one removal
+    leaves unused is removed too; the passes repeat until nothing changes (a page-out dropped can leave
+    the residency it read unused). Nothing is added, so RAM use and runtime never rise and the
+    schedule stays a solution of the MILP.
+    """
+    while True:
+        pruned = _pruned_once(graph, d)
+        if all(np.array_equal(a, b) for a, b in zip(_matrices(pruned), _matrices(d), strict=True)):
+            return pruned
+        d = pruned
+
+
+def _matrices(d: Decisions) -> tuple[np.ndarray, ...]:
+    return d.compute, d.resident, d.stored, d.page_in, d.page_out
+
+
+def _pruned_once(graph: TrainingGraph, d: Decisions) -> Decisions:
+    n = len(graph)
+    compute, resident = d.compute.copy(), d.resident.copy()
+    inputs, successors = [node.inputs for node in graph.nodes], graph.successors
+    for t in range(n - 1, -1, -1):
+        kept = resident[t + 1] if t + 1 < n else np.zeros(n, dtype=bool)
+        for k in np.flatnonzero(compute[t, :t])[::-1]:
+            if not kept[k] and not any(compute[t, j] for j in successors[k] if j <= t):
+                compute[t, k] = False
+        read = np.zeros(n, dtype=bool)
+        for j in np.flatnonzero(compute[t]):
+            read[list(inputs[j])] = True
+        resident[t] &= read | d.page_out[t] | kept
     page_in = d.page_in.copy()
-    page_in[:-1] &= d.resident[1:] & ~(d.resident[:-1] | d.compute[:-1])
+    page_in[:-1] &= resident[1:] & ~(resident[:-1] | compute[:-1])
     page_in[-1] = False
-    return Decisions.of(d.compute, d.resident, d.stored, page_in, d.page_out)
+    stages = np.arange(n)[:, None]
+    last_in = np.where(page_in.any(axis=0), n - 1 - np.argmax(page_in[::-1], axis=0), -1)
+    return Decisions.of(compute, resident, d.stored & (stages <= last_in), page_in, d.page_out & (stages < last_in))
 
 
 def build_operations(graph: TrainingGraph, d: Decisions) -> tuple[Operation, ...]:

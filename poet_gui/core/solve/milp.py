@@ -330,15 +330,7 @@ def _to_plan(
     if raw.x is None:
         return Plan(problem, raw.status, strategy, None, solve_s=solve_s, message=_no_plan_message(raw.status))
     mats = model.decisions_from(raw.x)
-    decisions = prune_redundant(
-        Decisions.of(
-            mats[Family.COMPUTE],
-            mats[Family.RESIDENT],
-            mats[Family.STORED],
-            mats[Family.PAGE_IN],
-            mats[Family.PAGE_OUT],
-        )
-    )
+    decisions = prune_redundant(problem.graph, Decisions.of(*(mats[f] for f in Family)))
     energy = sum(decisions_energy_j(problem, decisions))
     solver_energy = model.energy_j(_objective(model, raw.x))
     # The plain pass's energy bounds every schedule from below (each node runs at least once), so a
@@ -413,10 +405,11 @@ def _within(model: SparseMilp, x: np.ndarray, floor: float | None, gap: float) -
 
 
 def _canonical(model: MilpModel, x: np.ndarray) -> np.ndarray:
-    """``x``'s schedule with every FREE and RAM level recomputed from its 0/1 decisions: the exact
-    point a MIP start or an acceptance test should see, free of a solver's tolerances."""
+    """``x``'s schedule without what changes nothing (:func:`prune_redundant`) and with every FREE and
+    RAM level recomputed from its 0/1 decisions: the exact point a MIP start or an acceptance test
+    should see, free of a solver's tolerances, so a search goes on from the cheaper plan."""
     mats = model.decisions_from(x)
-    return model.start_vector(Decisions.of(*(mats[f] for f in Family)))
+    return model.start_vector(prune_redundant(model.problem.graph, Decisions.of(*(mats[f] for f in Family))))
 
 
 def _no_plan_message(status: SolveStatus) -> str:
