@@ -171,9 +171,14 @@ def ranges(start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return owner, np.arange(len(owner)) - first[owner] + start[owner]
 
 
+def edge_array(graph: TrainingGraph) -> np.ndarray:
+    """The graph's edges ``(producer, consumer)`` as an ``(E, 2)`` array, by consumer then producer."""
+    return np.asarray(graph.edges, dtype=np.int64).reshape(-1, 2)
+
+
 def readers_of(graph: TrainingGraph, tensors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every ``(k, j)`` with ``j`` a reader of ``tensors[k]``, by ``k`` then ``j``, as two arrays."""
-    edges = np.asarray(graph.edges, dtype=np.int64).reshape(-1, 2)
+    edges = edge_array(graph)
     edges = edges[np.lexsort((edges[:, 1], edges[:, 0]))]  # by producer, then reader
     first = np.searchsorted(edges[:, 0], np.arange(len(graph) + 1))
     tensors = np.asarray(tensors, dtype=np.int64)

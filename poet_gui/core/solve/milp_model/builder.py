@@ -91,8 +91,8 @@ class Builder:
         first = self.ncols
         self._append_cols(
             np.zeros(count),
-            np.broadcast_to(np.asarray(lower, dtype=float), (count,)).copy(),
-            np.broadcast_to(np.asarray(upper, dtype=float), (count,)).copy(),
+            np.broadcast_to(np.asarray(lower, dtype=float), (count,)),
+            np.broadcast_to(np.asarray(upper, dtype=float), (count,)),
             np.zeros(count, dtype=bool),
             stage,
             node,

@@ -19,7 +19,15 @@ from __future__ import annotations
 import numpy as np
 
 from poet_gui.core.schedule.problem import Problem
-from poet_gui.core.solve.milp_model.arrays import RUNTIME_UNITS, Family, MilpModel, ranges, readers_of, scaled_unit
+from poet_gui.core.solve.milp_model.arrays import (
+    RUNTIME_UNITS,
+    Family,
+    MilpModel,
+    edge_array,
+    ranges,
+    readers_of,
+    scaled_unit,
+)
 from poet_gui.core.solve.milp_model.builder import Builder
 
 
@@ -53,7 +61,7 @@ def build_columns(b: Builder) -> None:
 def inputs_present(b: Builder) -> None:
     """§4.2 ``R[t,v] <= R[t,u] + SR[t,u]`` for every edge and every stage where ``v`` may run, by
     edge (consumer, then producer), then stage."""
-    edges = _edges(b)
+    edges = edge_array(b.p.graph)
     e, t = ranges(edges[:, 1], np.full(len(edges), b.n))
     u, v = edges[e, 0], edges[e, 1]
     rv = b.cols(Family.COMPUTE, t, v)  # -1 at t == v, where R[v,v] = 1
@@ -139,7 +147,7 @@ def memory(b: Builder) -> None:
     has_level = (lk == 0) | (lk == lt) | (compute[lt, lk] >= 0)
     lt, lk = lt[has_level], lk[has_level]
     # Frees (t, i, k): i an input of k, k computed in stage t > k, t not a reader of i.
-    edges = _edges(b)
+    edges = edge_array(b.p.graph)
     e, ft = ranges(edges[:, 1] + 1, np.full(len(edges), n))
     fi, fk = edges[e, 0], edges[e, 1]
     read_by = np.zeros((n, n), dtype=bool)  # read_by[i, t]: node t reads tensor i
@@ -244,11 +252,6 @@ def runtime(b: Builder) -> None:
     slack = (p.runtime_factor - 1.0) * RUNTIME_UNITS if p.plain_runtime_s > 0 else 0.0
     coef = np.concatenate(coefs) if coefs else np.zeros(0)
     b.add_rows(np.zeros(1), [(np.zeros(len(col), dtype=np.int64), col, coef)], -np.inf, slack)
-
-
-def _edges(b: Builder) -> np.ndarray:
-    """The graph's edges ``(producer, consumer)`` as an ``(E, 2)`` array, by consumer then producer."""
-    return np.asarray(b.p.graph.edges, dtype=np.int64).reshape(-1, 2)
 
 
 def build_model(problem: Problem, *, deadline: float | None = None) -> MilpModel:
